@@ -1,0 +1,94 @@
+"""What the machine running a chapter has: backend, devices, and the precision that suits them.
+
+Backend-neutral: it asks whichever Keras backend is active (TensorFlow, JAX or PyTorch).
+"""
+from __future__ import annotations
+
+import platform
+
+
+def _backend() -> str:
+    import keras
+
+    return keras.backend.backend()
+
+
+def gpu_names() -> list[str]:
+    """Names of the GPUs the active Keras backend can use (empty on a CPU-only machine)."""
+    backend = _backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        names = []
+        for device in tf.config.list_physical_devices("GPU"):
+            details = tf.config.experimental.get_device_details(device)
+            names.append(details.get("device_name", device.name))
+        return names
+    if backend == "jax":
+        import jax
+
+        return [d.device_kind for d in jax.devices() if d.platform == "gpu"]
+    if backend == "torch":
+        import torch
+
+        return [torch.cuda.get_device_name(i) for i in range(torch.cuda.device_count())]
+    return []
+
+
+def gpu_available() -> bool:
+    return bool(gpu_names())
+
+
+def compute_capability() -> tuple[int, int] | None:
+    """CUDA compute capability of the first GPU, or None (no GPU, or the backend does not say)."""
+    backend = _backend()
+    if backend == "tensorflow":
+        import tensorflow as tf
+
+        gpus = tf.config.list_physical_devices("GPU")
+        if gpus:
+            return tf.config.experimental.get_device_details(gpus[0]).get("compute_capability")
+    elif backend == "jax":
+        import jax
+
+        gpus = [d for d in jax.devices() if d.platform == "gpu"]
+        if gpus and hasattr(gpus[0], "compute_capability"):
+            major, minor = str(gpus[0].compute_capability).split(".")[:2]
+            return int(major), int(minor)
+    elif backend == "torch":
+        import torch
+
+        if torch.cuda.is_available():
+            return torch.cuda.get_device_capability(0)
+    return None
+
+
+def precision_policy() -> str:
+    """The Keras dtype policy that suits this machine.
+
+    bfloat16 needs Ampere or newer (compute capability 8.0+: A100, H100, L4); older GPUs such as Colab's
+    T4 (7.5) get float16, for which Keras adds loss scaling itself; a CPU stays in float32, where
+    16-bit math is slower, not faster.
+    """
+    if not gpu_available():
+        return "float32"
+    capability = compute_capability()
+    if capability is not None and capability[0] >= 8:
+        return "mixed_bfloat16"
+    return "mixed_float16"
+
+
+def describe_environment() -> str:
+    """One line for the top of a chapter: versions, backend and devices."""
+    import keras
+    import numpy
+
+    parts = [f"Python {platform.python_version()}", f"Keras {keras.__version__}", f"backend {_backend()}"]
+    if _backend() == "tensorflow":
+        import tensorflow as tf
+
+        parts.append(f"TensorFlow {tf.__version__}")
+    parts.append(f"NumPy {numpy.__version__}")
+    gpus = gpu_names()
+    parts.append("GPU: " + ", ".join(gpus) if gpus else "no GPU (CPU only)")
+    return " | ".join(parts)
