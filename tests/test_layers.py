@@ -1,0 +1,103 @@
+"""LocalResponseNormalization: the paper's formula, TensorFlow's op with the paper's constants, serialisation."""
+import keras
+import numpy as np
+import pytest
+
+from alexnet_book.layers import LocalResponseNormalization
+
+PAPER = dict(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
+
+
+def reference_lrn(a, depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75):
+    """The paper's formula written out with a loop over channels (float64)."""
+    a = a.astype("float64")
+    channels = a.shape[-1]
+    out = np.empty_like(a)
+    for i in range(channels):
+        lo, hi = max(0, i - depth_radius), min(channels, i + depth_radius + 1)
+        out[..., i] = a[..., i] / (bias + alpha * np.sum(a[..., lo:hi] ** 2, axis=-1)) ** beta
+    return out
+
+
+@pytest.fixture
+def activations():
+    # ReLU outputs of a plausible scale: large enough that the alpha term matters
+    return np.abs(np.random.default_rng(0).normal(scale=30.0, size=(2, 7, 7, 96))).astype("float32")
+
+
+def test_matches_the_papers_formula(activations):
+    out = keras.ops.convert_to_numpy(LocalResponseNormalization()(activations))
+    np.testing.assert_allclose(out, reference_lrn(activations), rtol=1e-5, atol=1e-6)
+    # the normalization did something: it is not the identity and not a constant scale
+    assert not np.allclose(out, activations / 2 ** 0.75, rtol=1e-3)
+
+
+def test_edges_use_fewer_neighbours():
+    x = np.ones((1, 1, 1, 6), "float32") * 100
+    out = keras.ops.convert_to_numpy(LocalResponseNormalization()(x))[0, 0, 0]
+    # channel 0 sees channels 0..2 (3 of them), channel 2 sees 0..4 (5)
+    assert out[0] == pytest.approx(100 / (2 + 1e-4 * 3 * 100**2) ** 0.75, rel=1e-6)
+    assert out[2] == pytest.approx(100 / (2 + 1e-4 * 5 * 100**2) ** 0.75, rel=1e-6)
+
+
+def _tensorflow():
+    if keras.backend.backend() != "tensorflow":
+        pytest.skip("comparison with tf.nn.local_response_normalization: TensorFlow backend only")
+    return pytest.importorskip("tensorflow")
+
+
+def test_equals_tensorflow_with_the_papers_constants():
+    tf = _tensorflow()
+    x = np.random.default_rng(1).normal(size=(4, 9, 9, 64)).astype("float32") * 10
+    ours = keras.ops.convert_to_numpy(LocalResponseNormalization()(x))
+    theirs = tf.nn.local_response_normalization(x, **PAPER).numpy()
+    np.testing.assert_allclose(ours, theirs, rtol=1e-5, atol=1e-5)
+
+
+def test_tensorflows_defaults_are_a_different_normalization(activations):
+    tf = _tensorflow()
+    paper = keras.ops.convert_to_numpy(LocalResponseNormalization()(activations))
+    defaults = tf.nn.local_response_normalization(activations).numpy()  # depth_radius=5, bias=1, alpha=1, beta=0.5
+    # with alpha=1 the squares dominate: outputs shrink to about a / sqrt(sum of 11 squares), below 1
+    assert np.abs(defaults).max() < 1.0
+    assert np.abs(paper).mean() > 10 * np.abs(defaults).mean()
+
+
+def test_config_round_trip():
+    layer = LocalResponseNormalization(depth_radius=3, bias=1.0, alpha=2e-4, beta=0.5, name="lrn_x")
+    clone = LocalResponseNormalization.from_config(layer.get_config())
+    assert (clone.depth_radius, clone.bias, clone.alpha, clone.beta, clone.name) == (3, 1.0, 2e-4, 0.5, "lrn_x")
+    assert keras.saving.get_registered_name(LocalResponseNormalization) == "alexnet_book>LocalResponseNormalization"
+
+
+def test_saved_model_reloads_with_the_layer(tmp_path, activations):
+    inputs = keras.Input(activations.shape[1:])
+    model = keras.Model(inputs, LocalResponseNormalization(depth_radius=1, name="lrn")(inputs))
+    path = tmp_path / "lrn.keras"
+    model.save(path)
+    restored = keras.saving.load_model(path)
+    assert isinstance(restored.get_layer("lrn"), LocalResponseNormalization)
+    assert restored.get_layer("lrn").depth_radius == 1
+    np.testing.assert_allclose(restored.predict(activations, verbose=0), model.predict(activations, verbose=0))
+
+
+def test_mixed_precision_computes_in_float32():
+    # 300 squared is 90,000: above float16's largest value (65,504), so a float16 sum of squares would be inf
+    x = np.full((1, 2, 2, 8), 300.0, "float32")
+    layer = LocalResponseNormalization(dtype="mixed_float16")
+    out = layer(x)
+    assert keras.backend.standardize_dtype(out.dtype) == "float16"
+    out = keras.ops.convert_to_numpy(out).astype("float64")
+    assert np.isfinite(out).all()
+    np.testing.assert_allclose(out, reference_lrn(x), rtol=2e-3)
+
+
+@pytest.mark.parametrize("kwargs, message", [
+    (dict(depth_radius=-1), "depth_radius"),
+    (dict(depth_radius=2.5), "depth_radius"),
+    (dict(bias=0.0), "bias must be > 0"),
+    (dict(alpha=-1.0), "alpha must be >= 0"),
+])
+def test_bad_arguments_are_refused(kwargs, message):
+    with pytest.raises(ValueError, match=message):
+        LocalResponseNormalization(**kwargs)
