@@ -1,0 +1,86 @@
+"""What the notebook and site tests share: the chapters listed in _toc.yml, executing them with papermill,
+and building the site from the executed copies (so that no notebook runs twice)."""
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+# Build output of the tests, kept for a human to open (and CI to keep as artifacts); never committed.
+TEST_BUILD = REPO_ROOT / "_build" / "test"
+BOOK_COPY = TEST_BUILD / "book"
+SITE = BOOK_COPY / "_build" / "html"
+
+
+def toc_files() -> list[str]:
+    """Every file the table of contents lists, in order, as paths without suffix ("chapters/01_...")."""
+    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
+    files = [toc["root"]]
+
+    def walk(entries):
+        for entry in entries or []:
+            if "file" in entry:
+                files.append(entry["file"])
+            walk(entry.get("sections"))
+
+    for part in toc.get("parts", []):
+        walk(part.get("chapters"))
+    walk(toc.get("chapters"))
+    return files
+
+
+def toc_notebooks() -> list[Path]:
+    return [REPO_ROOT / f"{f}.ipynb" for f in toc_files() if (REPO_ROOT / f"{f}.ipynb").exists()]
+
+
+def prepare_book_copy() -> None:
+    """A copy of the book's sources whose config does not execute notebooks: the tests put executed ones in."""
+    if BOOK_COPY.exists():
+        shutil.rmtree(BOOK_COPY)
+    BOOK_COPY.mkdir(parents=True)
+    shutil.copytree(REPO_ROOT / "book", BOOK_COPY / "book")
+    shutil.copytree(REPO_ROOT / "chapters", BOOK_COPY / "chapters")
+    shutil.copy(REPO_ROOT / "_toc.yml", BOOK_COPY / "_toc.yml")
+    config = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
+    config["execute"]["execute_notebooks"] = "off"
+    (BOOK_COPY / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+
+
+class Executions:
+    """Runs each notebook once per test session, in the book copy, and remembers the outcome."""
+
+    def __init__(self, parameters: dict):
+        self.parameters = parameters
+        self.results: dict[str, tuple[float, BaseException | None]] = {}
+
+    def run(self, notebook: Path) -> tuple[float, BaseException | None]:
+        key = notebook.relative_to(REPO_ROOT).as_posix()
+        if key not in self.results:
+            import papermill
+
+            target = BOOK_COPY / key
+            started = time.perf_counter()
+            error = None
+            try:
+                papermill.execute_notebook(
+                    str(notebook),
+                    str(target),
+                    parameters=self.parameters,
+                    kernel_name="python3",
+                    cwd=str(target.parent),  # anything a chapter writes (runs/) stays in the copy
+                    progress_bar=False,
+                )
+            except Exception as exc:  # kept, reported by the test of that notebook
+                error = exc
+            self.results[key] = (time.perf_counter() - started, error)
+        return self.results[key]
+
+
+def build_site() -> subprocess.CompletedProcess:
+    command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(BOOK_COPY), "-W", "-n", "--keep-going"]
+    return subprocess.run(command, capture_output=True, text=True)
