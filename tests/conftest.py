@@ -1,22 +1,23 @@
-"""Test-wide safety: nothing a test runs may touch the reader's real Keras cache or home.
+"""Shared test set-up.
 
-KERAS_HOME is read when keras is first imported, so it is set here, before any test module imports keras.
+Safety first: nothing a test runs may touch the reader's real Keras cache or home. KERAS_HOME is read when
+keras is first imported, so it is set here, before any test module imports keras; notebook kernels and
+subprocesses inherit it.
 """
 import os
 import tempfile
 from pathlib import Path
 
+import pytest
+
 _SANDBOX = Path(tempfile.mkdtemp(prefix="alexnet-book-tests-"))
 os.environ["KERAS_HOME"] = str(_SANDBOX / "keras_home")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-REPO_ROOT = Path(__file__).resolve().parent.parent
-
-import pytest
-
-from book import Executions, prepare_book_copy
+from book import SITE, Executions, build_site, prepare_book_copy, toc_notebooks  # noqa: E402
 
 SMOKE_PARAMETERS = {"PROFILE": "smoke"}
+_EXECUTIONS: list = []
 
 
 @pytest.fixture(scope="session")
@@ -28,7 +29,17 @@ def executions():
     return runs
 
 
-_EXECUTIONS: list = []
+@pytest.fixture(scope="session")
+def built_site(executions):
+    """The site built (warnings as errors) from this session's executed notebooks; its html folder."""
+    for notebook in toc_notebooks():
+        executions.run(notebook)
+    failed = [name for name, (_, error) in executions.results.items() if error]
+    if failed:
+        pytest.fail(f"not building the site: these notebooks failed under papermill: {failed}")
+    result = build_site()
+    assert result.returncode == 0, f"jupyter-book build failed (warnings are errors):\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+    return SITE
 
 
 def pytest_terminal_summary(terminalreporter):

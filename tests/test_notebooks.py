@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from book import REPO_ROOT, SITE, build_site, toc_files, toc_notebooks
+from book import REPO_ROOT, toc_files, toc_notebooks
 
 NOTEBOOKS = toc_notebooks()
 IDS = [nb.stem for nb in NOTEBOOKS]
@@ -83,18 +83,6 @@ def test_setup_cell_is_the_same_everywhere_and_names_the_configured_repository(n
 def test_notebook_runs_under_papermill(notebook, executions):
     seconds, error = executions.run(notebook)
     assert error is None, f"{notebook.name} failed under papermill after {seconds:.0f} s:\n{error}"
-
-
-@pytest.fixture(scope="session")
-def built_site(executions):
-    for notebook in NOTEBOOKS:
-        executions.run(notebook)
-    failed = [name for name, (_, error) in executions.results.items() if error]
-    if failed:
-        pytest.fail(f"not building the site: these notebooks failed under papermill: {failed}")
-    result = build_site()
-    assert result.returncode == 0, f"jupyter-book build failed (warnings are errors):\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
-    return SITE
 
 
 def test_site_builds_without_warnings(built_site):
