@@ -1,0 +1,214 @@
+"""Looking inside a trained network: a layer's features, nearest neighbours, a PCA projection, conv1's filters.
+
+Backend-neutral Keras 3 for the model part; numpy for the rest (no scikit-learn), so the functions also work on
+features saved from an earlier run.
+"""
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Sequence
+
+import numpy as np
+
+METRICS = ("cosine", "euclidean")
+
+
+# --------------------------------------------------------------------------------------------------
+# Features of named layers
+
+
+def layer_names(model) -> list[str]:
+    """The names of a model's layers, in order."""
+    return [layer.name for layer in model.layers]
+
+
+def get_layer(model, name: str):
+    """model.get_layer(name), with an error that lists the layers the model does have."""
+    if not isinstance(name, str):
+        raise TypeError(f"a layer is named by a string such as 'fc7', got {name!r}.")
+    names = layer_names(model)
+    if name not in names:
+        raise ValueError(
+            f"model {model.name!r} has no layer named {name!r}. Its layers are: {', '.join(names)}. "
+            "Pass one of these names."
+        )
+    return model.get_layer(name)
+
+
+def feature_extractor(model, names: Sequence[str]):
+    """A Keras model with the same input as `model` whose outputs are the named layers' outputs (a dict by name)."""
+    import keras
+
+    if isinstance(names, str):
+        names = [names]
+    if not names:
+        raise ValueError("name at least one layer, e.g. ['conv1', 'fc7'].")
+    outputs = {name: get_layer(model, name).output for name in names}
+    return keras.Model(model.inputs, outputs, name=f"{model.name}_features")
+
+
+def layer_features(model, names: str | Sequence[str], images, batch_size: int = 64):
+    """The output of one named layer for a batch of images (a numpy array, one row per image), or, for a list
+    of names, a dict of such arrays by name. The model runs in inference mode: dropout and augmentation are off.
+    """
+    single = isinstance(names, str)
+    extractor = feature_extractor(model, [names] if single else list(names))
+    images = np.asarray(images)
+    if len(images) == 0:
+        raise ValueError("images is empty: pass at least one image.")
+    outputs = extractor.predict(images, batch_size=batch_size, verbose=0)
+    outputs = {name: np.asarray(value) for name, value in outputs.items()}
+    return outputs[names] if single else outputs
+
+
+# --------------------------------------------------------------------------------------------------
+# Nearest neighbours
+
+
+def pairwise_distances(queries, items, metric: str = "cosine") -> np.ndarray:
+    """Distances (len(queries), len(items)) between rows, flattened to vectors, in float64.
+
+    cosine: 1 - cos(angle), in 0..2; a zero vector has no direction, so it is at distance 1 from everything.
+    euclidean: the straight-line distance.
+    """
+    if metric not in METRICS:
+        raise ValueError(f"unknown metric {metric!r}: choose one of {', '.join(map(repr, METRICS))}.")
+    q = _as_rows(queries, "queries")
+    x = _as_rows(items, "items")
+    if q.shape[1] != x.shape[1]:
+        raise ValueError(f"queries and items must have the same number of features, got {q.shape[1]} and {x.shape[1]}.")
+    if metric == "cosine":
+        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), np.finfo(np.float64).tiny)
+        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), np.finfo(np.float64).tiny)
+        return np.clip(1.0 - q @ x.T, 0.0, 2.0)
+    # |q - x|^2 = |q|^2 + |x|^2 - 2 q.x; rounding can make it slightly negative, hence the clip.
+    squared = (q * q).sum(1)[:, None] + (x * x).sum(1)[None, :] - 2.0 * q @ x.T
+    return np.sqrt(np.maximum(squared, 0.0))
+
+
+def nearest_neighbours(queries, items, k: int = 5, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
+    """Indices and distances of the k items nearest to each query, nearest first: two arrays (len(queries), k).
+
+    Ties keep the items' order. An item equal to a query is its own nearest neighbour, at distance 0.
+    """
+    n_items = len(items)
+    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_items:
+        raise ValueError(f"k must be a whole number from 1 to the number of items ({n_items}), got {k!r}.")
+    distances = pairwise_distances(queries, items, metric)
+    order = np.argsort(distances, axis=1, kind="stable")[:, :k]
+    return order, np.take_along_axis(distances, order, axis=1)
+
+
+def neighbour_label_agreement(query_labels, item_labels, neighbour_indices) -> float:
+    """The share of all the neighbours found that carry their query's label (chance is about 1 / classes)."""
+    query_labels = np.asarray(query_labels).reshape(-1)
+    neighbour_indices = np.asarray(neighbour_indices)
+    if neighbour_indices.ndim != 2 or len(neighbour_indices) != len(query_labels):
+        raise ValueError(f"neighbour_indices must have one row per query ({len(query_labels)}), got {neighbour_indices.shape}.")
+    return float(np.mean(np.asarray(item_labels).reshape(-1)[neighbour_indices] == query_labels[:, None]))
+
+
+def _as_rows(values, name: str) -> np.ndarray:
+    values = np.asarray(values, dtype=np.float64)
+    if values.ndim < 2 or len(values) == 0:
+        raise ValueError(f"{name} must be a non-empty batch, one row (or image) per item, got shape {values.shape}.")
+    return values.reshape(len(values), -1)
+
+
+# --------------------------------------------------------------------------------------------------
+# PCA
+
+
+@dataclass(frozen=True)
+class PCA:
+    """A fitted principal component analysis: `components` (k, features) are unit vectors, strongest first."""
+
+    mean: np.ndarray
+    components: np.ndarray
+    explained_variance: np.ndarray
+    explained_variance_ratio: np.ndarray
+
+    def transform(self, values) -> np.ndarray:
+        """Coordinates (N, k) of rows (flattened) along the components."""
+        rows = _as_rows(values, "values")
+        if rows.shape[1] != self.mean.shape[0]:
+            raise ValueError(f"values have {rows.shape[1]} features, the PCA was fitted on {self.mean.shape[0]}.")
+        return (rows - self.mean) @ self.components.T
+
+    def inverse_transform(self, coordinates) -> np.ndarray:
+        return np.asarray(coordinates, dtype=np.float64) @ self.components + self.mean
+
+
+def fit_pca(values, n_components: int = 2) -> PCA:
+    """PCA by the singular value decomposition of the centred rows (flattened), in float64.
+
+    Each component's sign is fixed so that its largest loading is positive, so the same data always gives the
+    same picture.
+    """
+    rows = _as_rows(values, "values")
+    limit = min(rows.shape)
+    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or not 1 <= n_components <= limit:
+        raise ValueError(
+            f"n_components must be a whole number from 1 to min(rows, features) = {limit}, got {n_components!r}."
+        )
+    mean = rows.mean(axis=0)
+    _, singular, vt = np.linalg.svd(rows - mean, full_matrices=False)
+    components = vt[:n_components]
+    largest = np.argmax(np.abs(components), axis=1)
+    components = components * np.sign(components[np.arange(n_components), largest])[:, None]
+    variance = singular**2 / max(len(rows) - 1, 1)
+    total = variance.sum()
+    ratio = variance / total if total > 0 else np.zeros_like(variance)
+    return PCA(mean, components, variance[:n_components], ratio[:n_components])
+
+
+def pca_projection(values, n_components: int = 2) -> np.ndarray:
+    """The rows' coordinates (N, n_components) on their first principal components."""
+    return fit_pca(values, n_components).transform(values)
+
+
+# --------------------------------------------------------------------------------------------------
+# conv1's filters as pictures
+
+
+def normalise_per_filter(kernel) -> np.ndarray:
+    """Each filter of a Keras kernel (height, width, channels, filters) stretched to 0..1 on its own.
+
+    Per filter, because the filters' scales differ and one shared scale would leave most of them grey.
+    A constant filter has no contrast to show and becomes mid-grey (0.5).
+    """
+    kernel = np.asarray(kernel, dtype=np.float64)
+    if kernel.ndim != 4:
+        raise ValueError(f"a conv kernel has shape (height, width, channels, filters), got {kernel.shape}.")
+    low = kernel.min(axis=(0, 1, 2), keepdims=True)
+    span = kernel.max(axis=(0, 1, 2), keepdims=True) - low
+    return np.where(span > 0, (kernel - low) / np.where(span > 0, span, 1.0), 0.5)
+
+
+def filter_grid(kernel, columns: int | None = None, padding: int = 1, pad_value: float = 1.0) -> np.ndarray:
+    """RGB filters (a Keras kernel (height, width, 3, filters), e.g. conv1's (11, 11, 3, 96)) tiled into one
+    image (rows * height + (rows + 1) * padding, columns * width + (columns + 1) * padding, 3) in 0..1,
+    each filter normalised on its own, filled row by row; `pad_value` is the colour of the gaps (1.0 white).
+    """
+    kernel = np.asarray(kernel)
+    if kernel.ndim != 4 or kernel.shape[2] != 3:
+        raise ValueError(
+            f"filter_grid draws RGB filters: a kernel of shape (height, width, 3, filters), got {kernel.shape}. "
+            "Only the first conv layer sees the 3 colour channels; deeper layers' filters are not pictures."
+        )
+    height, width, _, count = kernel.shape
+    columns = int(np.ceil(np.sqrt(count))) if columns is None else columns
+    if isinstance(columns, bool) or not isinstance(columns, (int, np.integer)) or columns < 1:
+        raise ValueError(f"columns must be a whole number >= 1, got {columns!r}.")
+    if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
+        raise ValueError(f"padding must be a whole number of pixels >= 0, got {padding!r}.")
+    rows = -(-count // columns)
+    tiles = normalise_per_filter(kernel)
+    grid = np.full((rows * height + (rows + 1) * padding, columns * width + (columns + 1) * padding, 3),
+                   pad_value, dtype=np.float64)
+    for index in range(count):
+        row, column = divmod(index, columns)
+        top = padding + row * (height + padding)
+        left = padding + column * (width + padding)
+        grid[top:top + height, left:left + width] = tiles[..., index]
+    return grid
