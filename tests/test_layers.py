@@ -101,3 +101,21 @@ def test_mixed_precision_computes_in_float32():
 def test_bad_arguments_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         LocalResponseNormalization(**kwargs)
+
+
+def test_gradients_flow_through_the_layer_in_training():
+    keras.utils.set_random_seed(0)
+    inputs = keras.Input((6, 6, 3))
+    x = keras.layers.Conv2D(8, 3, activation="relu")(inputs)
+    x = LocalResponseNormalization()(x)
+    outputs = keras.layers.Dense(2, activation="softmax")(keras.layers.Flatten()(x))
+    model = keras.Model(inputs, outputs)
+    model.compile(optimizer=keras.optimizers.SGD(0.1), loss="sparse_categorical_crossentropy")
+    images = np.random.default_rng(0).normal(size=(16, 6, 6, 3)).astype("float32")
+    labels = (images.mean(axis=(1, 2, 3)) > 0).astype("int32")
+    before = [keras.ops.convert_to_numpy(w).copy() for w in model.trainable_weights]
+    history = model.fit(images, labels, epochs=3, batch_size=16, verbose=0)
+    assert np.isfinite(history.history["loss"]).all()
+    assert history.history["loss"][-1] < history.history["loss"][0]
+    conv_kernel_after = keras.ops.convert_to_numpy(model.trainable_weights[0])
+    assert not np.allclose(conv_kernel_after, before[0])  # the conv below the LRN received gradients

@@ -164,7 +164,7 @@ def _validate(normalization, groups, dropout, activation, weight_decay, paper_in
             f"unknown normalization {normalization!r}: choose 'lrn' (the paper), 'batchnorm' (the seed), "
             f"None, or 'default' (the variant's)."
         )
-    if groups not in (1, 2):
+    if isinstance(groups, bool) or groups not in (1, 2):
         raise ValueError(f"groups must be 1 (one stream), 2 (the paper's two-GPU split) or 'default', got {groups!r}.")
     if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
         raise ValueError(f"dropout must be a rate in [0, 1) (the paper's is 0.5), got {dropout!r}.")
