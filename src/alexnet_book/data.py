@@ -1,0 +1,472 @@
+"""CIFAR-10 for the book: load it from a folder or a download, or (smoke/quick only) generate a stand-in.
+
+Where the data comes from, in this order:
+1. a folder of the python-format batches (`data_batch_1` ... `data_batch_5`, `test_batch`), given as `data_dir`
+   or in the environment variable ALEXNET_BOOK_CIFAR10_DIR; no network needed;
+2. the official archive, downloaded once into the Keras cache by `keras.utils.get_file` (the same file name,
+   address and SHA-256 as `keras.datasets.cifar10.load_data()`, so a cache that function filled is reused);
+3. under the `smoke` and `quick` profiles only, a generated stand-in of the same shape (32x32x3 uint8, 10 classes)
+   that a network can learn. A chapter that gets it must say so: its figures are not CIFAR-10 results.
+   The `full` profile never falls back; it stops with a message that says how to get the data.
+
+Images stay uint8 at 32x32 on the host (3 KB each); the model resizes and rescales them on the accelerator.
+"""
+from __future__ import annotations
+
+import os
+import pickle
+import threading
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import numpy as np
+
+CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
+IMAGE_SHAPE = (32, 32, 3)
+ROW_LENGTH = 32 * 32 * 3  # one image as stored in a batch: 1024 red, then 1024 green, then 1024 blue values
+TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
+TEST_BATCH = "test_batch"
+FOLDER_NAME = "cifar-10-batches-py"
+ENV_VARIABLE = "ALEXNET_BOOK_CIFAR10_DIR"
+# The stand-in's classes are stripes at 10 orientations, not airplanes and cats: it gets names of its own.
+STANDIN_CLASS_NAMES = tuple(f"stand-in {k}" for k in range(10))
+
+# What keras.datasets.cifar10.load_data() downloads; the same names, so both share one cached copy.
+DOWNLOAD_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
+DOWNLOAD_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+KERAS_CACHE_NAME = "cifar-10-batches-py-target"
+
+SOURCES = ("directory", "keras", "standin")
+
+
+class CIFAR10Error(Exception):
+    """Base class of this module's errors; each message names the problem and the fix."""
+
+
+class CIFAR10Unavailable(CIFAR10Error, RuntimeError):
+    """Neither a folder nor the download gave CIFAR-10 (and no stand-in was allowed)."""
+
+
+class CIFAR10FormatError(CIFAR10Error, ValueError):
+    """A file or folder that is not in the CIFAR-10 python format."""
+
+
+def how_to_get_the_data() -> str:
+    """The instructions every 'no data' message ends with."""
+    return (
+        f"To get CIFAR-10: download {DOWNLOAD_URL} (163 MB) on a machine with a network, extract it "
+        f"(`tar xzf cifar-10-python.tar.gz` gives the folder `{FOLDER_NAME}`), and pass that folder (or its parent) "
+        f"as data_dir / DATA_DIR / --data-dir, or set the environment variable {ENV_VARIABLE} to it. "
+        "With a network, keras.datasets.cifar10.load_data() downloads it into the Keras cache instead."
+    )
+
+
+@dataclass(frozen=True)
+class CIFAR10:
+    """The data set as arrays: images uint8 (N, 32, 32, 3), labels int64 (N,) in 0..9."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_test: np.ndarray
+    y_test: np.ndarray
+    class_names: tuple[str, ...] = CLASS_NAMES
+    source: str = "directory"  # one of SOURCES
+    description: str = ""
+    notes: tuple[str, ...] = field(default=())  # why an earlier source was skipped, for the reader
+
+    @property
+    def is_standin(self) -> bool:
+        return self.source == "standin"
+
+    def __post_init__(self):
+        if self.source not in SOURCES:
+            raise ValueError(f"source must be one of {SOURCES}, got {self.source!r}.")
+        for name in ("x_train", "x_test"):
+            images = getattr(self, name)
+            if images.dtype != np.uint8 or images.ndim != 4 or images.shape[1:] != IMAGE_SHAPE:
+                raise ValueError(f"{name} must be uint8 of shape (N, 32, 32, 3), got {images.dtype} {images.shape}.")
+        for images, labels, split in ((self.x_train, self.y_train, "train"), (self.x_test, self.y_test, "test")):
+            if labels.ndim != 1 or len(labels) != len(images):
+                raise ValueError(f"y_{split} must be a flat vector with one label per image, got {labels.shape}.")
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading and writing the python-format batches
+
+
+class _NumpyOnlyUnpickler(pickle.Unpickler):
+    """Unpickles plain data and numpy arrays, nothing else: a pickle can run code, a data file must not."""
+
+    _ALLOWED = {
+        ("numpy", "ndarray"),
+        ("numpy", "dtype"),
+        ("numpy.core.multiarray", "_reconstruct"),
+        ("numpy._core.multiarray", "_reconstruct"),
+        ("numpy.core.multiarray", "scalar"),
+        ("numpy._core.multiarray", "scalar"),
+    }
+
+    def find_class(self, module, name):
+        if (module, name) in self._ALLOWED:
+            return super().find_class(module, name)
+        raise pickle.UnpicklingError(f"refusing to load {module}.{name} (only numpy arrays are allowed)")
+
+
+def _key(batch: dict, name: str):
+    """Batches written by Python 2 (the official files) have bytes keys; ones written by Python 3 may have str."""
+    for key in (name.encode(), name):
+        if key in batch:
+            return batch[key]
+    return None
+
+
+def read_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
+    """One python-format batch file as (images uint8 (N, 32, 32, 3), labels int64 (N,)); any N."""
+    path = Path(path)
+    fix = (
+        f"Replace it with the file of the same name from a fresh extract of {DOWNLOAD_URL} "
+        "(or write it with alexnet_book.data.write_python_batches)."
+    )
+    if not path.is_file():
+        raise CIFAR10FormatError(f"CIFAR-10 batch file {path} is missing. {fix}")
+    try:
+        with open(path, "rb") as handle:
+            batch = _NumpyOnlyUnpickler(handle, encoding="bytes").load()
+    except (pickle.UnpicklingError, EOFError, ValueError, TypeError, AttributeError, IndexError, MemoryError) as error:
+        raise CIFAR10FormatError(
+            f"{path} is not a readable CIFAR-10 batch: the pickle is truncated or corrupt "
+            f"({type(error).__name__}: {error}). {fix}"
+        ) from None
+    if not isinstance(batch, dict):
+        raise CIFAR10FormatError(
+            f"{path} holds a {type(batch).__name__}, not the dict of a CIFAR-10 batch "
+            f"(keys b'data' and b'labels'). {fix}"
+        )
+    data, labels = _key(batch, "data"), _key(batch, "labels")
+    if data is None or labels is None:
+        found = ", ".join(repr(k) for k in list(batch)[:8]) or "none"
+        raise CIFAR10FormatError(
+            f"{path} is a dict without the keys b'data' and b'labels' of a CIFAR-10 batch (keys found: {found}). {fix}"
+        )
+    data = np.asarray(data)
+    if data.dtype != np.uint8 or data.ndim != 2 or data.shape[1] != ROW_LENGTH:
+        raise CIFAR10FormatError(
+            f"{path}: b'data' must be uint8 with {ROW_LENGTH} values per row (32x32 pixels x 3 colours), "
+            f"got {data.dtype} of shape {data.shape}. {fix}"
+        )
+    labels = np.asarray(labels)
+    if labels.size == 0:  # an empty list reads back as float64
+        labels = labels.astype(np.int64)
+    if labels.ndim != 1 or len(labels) != len(data) or not np.issubdtype(labels.dtype, np.integer):
+        raise CIFAR10FormatError(
+            f"{path}: b'labels' must be {len(data)} whole numbers (one per row of b'data'), "
+            f"got {labels.dtype} of shape {labels.shape}. {fix}"
+        )
+    if len(labels) and (labels.min() < 0 or labels.max() >= len(CLASS_NAMES)):
+        raise CIFAR10FormatError(f"{path}: labels must lie in 0..9, found {labels.min()}..{labels.max()}. {fix}")
+    # Each row is channel-major (RRR...GGG...BBB); the book, like Keras, keeps channels last.
+    images = data.reshape(-1, 3, 32, 32).transpose(0, 2, 3, 1)
+    return np.ascontiguousarray(images), labels.astype(np.int64)
+
+
+def find_batch_folder(data_dir: str | os.PathLike) -> Path:
+    """The folder that holds the batch files: data_dir itself, or its `cifar-10-batches-py` subfolder."""
+    data_dir = Path(data_dir).expanduser()
+    if not data_dir.exists():
+        raise CIFAR10Unavailable(f"The CIFAR-10 folder {data_dir} does not exist. {how_to_get_the_data()}")
+    if not data_dir.is_dir():
+        hint = " It looks like the archive: extract it first (tar xzf)." if data_dir.name.endswith((".tar.gz", ".tgz")) else ""
+        raise CIFAR10Unavailable(f"{data_dir} is a file, not a folder of CIFAR-10 batches.{hint} {how_to_get_the_data()}")
+    names = TRAIN_BATCHES + (TEST_BATCH,)
+    candidates = [data_dir, data_dir / FOLDER_NAME, data_dir / FOLDER_NAME / FOLDER_NAME]
+    for folder in candidates:
+        if any((folder / name).exists() for name in names):
+            missing = [name for name in names if not (folder / name).is_file()]
+            if missing:
+                raise CIFAR10FormatError(
+                    f"The CIFAR-10 folder {folder} lacks {', '.join(missing)}: it needs all of {', '.join(names)}. "
+                    f"Copy the missing files from a fresh extract of {DOWNLOAD_URL}."
+                )
+            return folder
+    if (data_dir / "cifar-10-python.tar.gz").exists():
+        raise CIFAR10Unavailable(
+            f"{data_dir} holds cifar-10-python.tar.gz but not the extracted batches: "
+            f"run `tar xzf cifar-10-python.tar.gz` in {data_dir}."
+        )
+    raise CIFAR10Unavailable(
+        f"{data_dir} holds no CIFAR-10 batches (looked for {', '.join(names)} in it and in {FOLDER_NAME}/). "
+        f"{how_to_get_the_data()}"
+    )
+
+
+def read_batch_folder(data_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Path]:
+    """All five training batches and the test batch of a folder: x_train, y_train, x_test, y_test, folder."""
+    folder = find_batch_folder(data_dir)
+    parts = [read_batch(folder / name) for name in TRAIN_BATCHES]
+    x_train = np.concatenate([images for images, _ in parts])
+    y_train = np.concatenate([labels for _, labels in parts])
+    x_test, y_test = read_batch(folder / TEST_BATCH)
+    return x_train, y_train, x_test, y_test, folder
+
+
+def write_python_batches(
+    folder: str | os.PathLike,
+    x_train: np.ndarray,
+    y_train: np.ndarray,
+    x_test: np.ndarray,
+    y_test: np.ndarray,
+    *,
+    train_rows: list[int] | None = None,
+) -> Path:
+    """Write images in CIFAR-10's python format (pickled dicts, protocol 4, which Keras's reader also accepts).
+
+    The training images are split over data_batch_1..5, evenly unless train_rows gives the rows of each file.
+    Writes into `folder` (created if needed) and refuses to replace existing batch files.
+    """
+    folder = Path(folder)
+    folder.mkdir(parents=True, exist_ok=True)
+    names = TRAIN_BATCHES + (TEST_BATCH,)
+    existing = [name for name in names if (folder / name).exists()]
+    if existing:
+        raise FileExistsError(f"{folder} already holds {', '.join(existing)}: write into an empty folder.")
+    for name, images in (("x_train", x_train), ("x_test", x_test)):
+        images = np.asarray(images)
+        if images.dtype != np.uint8 or images.shape[1:] != IMAGE_SHAPE:
+            raise ValueError(f"{name} must be uint8 of shape (N, 32, 32, 3), got {images.dtype} {images.shape}.")
+    if train_rows is None:
+        train_rows = [len(part) for part in np.array_split(np.arange(len(x_train)), len(TRAIN_BATCHES))]
+    if len(train_rows) != len(TRAIN_BATCHES) or sum(train_rows) != len(x_train) or min(train_rows) < 0:
+        raise ValueError(f"train_rows must be {len(TRAIN_BATCHES)} counts adding up to {len(x_train)}, got {train_rows}.")
+    bounds = np.cumsum([0] + list(train_rows))
+    pieces = [(TRAIN_BATCHES[i], x_train[bounds[i]:bounds[i + 1]], y_train[bounds[i]:bounds[i + 1]]) for i in range(5)]
+    pieces.append((TEST_BATCH, x_test, y_test))
+    for name, images, labels in pieces:
+        rows = np.asarray(images).transpose(0, 3, 1, 2).reshape(len(images), ROW_LENGTH)
+        batch = {
+            b"batch_label": name.encode(),
+            b"labels": [int(label) for label in np.asarray(labels).reshape(-1)],
+            b"data": np.ascontiguousarray(rows, dtype=np.uint8),
+            b"filenames": [f"{i:05d}.png".encode() for i in range(len(images))],
+        }
+        with open(folder / name, "wb") as handle:
+            pickle.dump(batch, handle, protocol=4)
+    return folder
+
+
+# --------------------------------------------------------------------------------------------------
+# The download
+
+
+def keras_cache_dir() -> Path:
+    """Where Keras keeps downloads: $KERAS_HOME as it was when keras was imported, else ~/.keras."""
+    try:  # Keras reads KERAS_HOME once, at import; ask it rather than the environment (not a public API)
+        from keras.src.backend.config import keras_home
+
+        return Path(keras_home())
+    except ImportError:
+        return Path(os.environ.get("KERAS_HOME", Path.home() / ".keras"))
+
+
+def _cached_archive(cache_dir: Path) -> Path:
+    # keras.utils.get_file stores an archive named fname (without a dot) as fname + "_archive".
+    return cache_dir / "datasets" / f"{KERAS_CACHE_NAME}_archive"
+
+
+def download_reachable(url: str = DOWNLOAD_URL, timeout: float = 5.0) -> tuple[bool, str]:
+    """Whether the server answers a HEAD request for `url` within `timeout` seconds, and why not.
+
+    An HTTP answer, not just a TCP connection: some networks accept every connection at a proxy and answer
+    nothing. Name lookup ignores timeouts, so the probe runs in a thread that is given up after `timeout`:
+    a machine without a network gets its answer in seconds, not after minutes of retries.
+    """
+    import urllib.error
+    import urllib.request
+
+    outcome: dict = {}
+
+    def probe():
+        try:
+            with urllib.request.urlopen(urllib.request.Request(url, method="HEAD"), timeout=timeout) as response:
+                outcome["ok"] = 200 <= response.status < 400
+                outcome["error"] = f"HTTP status {response.status}"
+        except urllib.error.HTTPError as error:
+            outcome["error"] = f"HTTP status {error.code} {error.reason}"
+        except Exception as error:  # URLError, timeouts, TLS errors, a proxy's garbage: all mean "no"
+            outcome["error"] = f"{type(error).__name__}: {getattr(error, 'reason', error)}"
+
+    thread = threading.Thread(target=probe, daemon=True)
+    thread.start()
+    thread.join(timeout + 1.0)
+    if outcome.get("ok"):
+        return True, ""
+    return False, outcome.get("error", f"no answer within {timeout:g} s")
+
+
+def download_cifar10(cache_dir: str | os.PathLike | None = None, *, probe_timeout: float = 5.0) -> Path:
+    """Download and extract CIFAR-10 into the Keras cache once; return the folder of batches.
+
+    cache_dir defaults to the Keras cache (KERAS_HOME or ~/.keras). Fails within about probe_timeout seconds
+    when the server cannot be reached, and after a minute without data when a download stalls.
+    """
+    import keras
+
+    cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else keras_cache_dir()
+    if not _cached_archive(cache_dir).exists():
+        reachable, reason = download_reachable(DOWNLOAD_URL, probe_timeout)
+        if not reachable:
+            raise CIFAR10Unavailable(
+                f"Cannot download CIFAR-10: {DOWNLOAD_URL} is not reachable from this machine ({reason}). "
+                f"{how_to_get_the_data()}"
+            )
+    import socket
+
+    previous_timeout = socket.getdefaulttimeout()
+    socket.setdefaulttimeout(60)  # get_file sets none: a stalled connection would otherwise wait for ever
+    try:
+        extracted = keras.utils.get_file(
+            fname=KERAS_CACHE_NAME, origin=DOWNLOAD_URL, extract=True, file_hash=DOWNLOAD_SHA256, cache_dir=str(cache_dir)
+        )
+    except Exception as error:  # get_file raises bare Exceptions for network failures
+        raise CIFAR10Unavailable(
+            f"Downloading CIFAR-10 from {DOWNLOAD_URL} failed ({type(error).__name__}: {error}). {how_to_get_the_data()}"
+        ) from None
+    finally:
+        socket.setdefaulttimeout(previous_timeout)
+    return find_batch_folder(extracted)
+
+
+# --------------------------------------------------------------------------------------------------
+# The stand-in
+
+
+def make_standin(num_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
+    """Generated images of CIFAR-10's shape whose class a network can learn, but not at a glance.
+
+    Each class has an orientation of stripes (18 degrees apart, jittered, so neighbours get confused) and a
+    colour tint (mixed 60:40 with a random colour), on a random background with pixel noise.
+    Balanced: the labels cycle through the 10 classes, then are shuffled.
+    """
+    if isinstance(num_images, bool) or not isinstance(num_images, (int, np.integer)) or num_images < 1:
+        raise ValueError(f"num_images must be a positive whole number, got {num_images!r}.")
+    rng = np.random.default_rng(seed)
+    labels = rng.permutation(np.arange(num_images) % 10)
+    palette = np.array(
+        [[0.9, 0.2, 0.2], [0.2, 0.7, 0.2], [0.2, 0.3, 0.9], [0.9, 0.8, 0.1], [0.8, 0.2, 0.8],
+         [0.1, 0.8, 0.8], [0.95, 0.55, 0.1], [0.5, 0.3, 0.1], [0.6, 0.6, 0.6], [0.1, 0.1, 0.4]]
+    )
+    coords = (np.arange(32) - 15.5) / 16.0
+    yy, xx = np.meshgrid(coords, coords, indexing="ij")
+    images = np.empty((num_images, 32, 32, 3), dtype=np.uint8)
+    for start in range(0, num_images, 2048):  # in chunks: float32 work arrays stay small
+        y = labels[start:start + 2048]
+        n = len(y)
+        angle = y * (np.pi / 10) + rng.normal(0.0, 0.12, n)
+        frequency = rng.uniform(1.5, 3.5, n)
+        phase = rng.uniform(0, 2 * np.pi, n)
+        along = xx[None] * np.cos(angle)[:, None, None] + yy[None] * np.sin(angle)[:, None, None]
+        stripes = (np.sin(np.pi * frequency[:, None, None] * along + phase[:, None, None]) > 0).astype(np.float32)
+        foreground = 0.6 * palette[y] + 0.4 * rng.uniform(0, 1, (n, 3))
+        background = rng.uniform(0, 1, (n, 3))
+        picture = stripes[..., None] * foreground[:, None, None, :] + (1 - stripes[..., None]) * background[:, None, None, :]
+        picture += rng.normal(0.0, 0.12, picture.shape)
+        images[start:start + n] = np.clip(picture * 255 + 0.5, 0, 255).astype(np.uint8)
+    return images, labels.astype(np.int64)
+
+
+# --------------------------------------------------------------------------------------------------
+# The one entry point the chapters use
+
+STANDIN_PROFILES = ("smoke", "quick")
+
+
+def load_cifar10(
+    data_dir: str | os.PathLike | None = None,
+    *,
+    profile: str = "quick",
+    allow_standin: bool = True,
+    download: bool = True,
+    cache_dir: str | os.PathLike | None = None,
+    standin_size: tuple[int, int] = (10_000, 2_000),
+    probe_timeout: float = 5.0,
+) -> CIFAR10:
+    """CIFAR-10 from data_dir (or $ALEXNET_BOOK_CIFAR10_DIR), else the download, else (smoke/quick) a stand-in.
+
+    data_dir: a folder with data_batch_1..5 and test_batch, or its parent. A folder that is given but does not
+        hold the data is an error, never silently skipped.
+    profile: smoke, quick, full or auto (alexnet_book.profiles); only smoke and quick may use the stand-in.
+    allow_standin: False makes smoke and quick stop with the how-to-get-the-data message too.
+    download: False skips the download (no network is touched).
+    cache_dir: where the download is kept; default the Keras cache (KERAS_HOME or ~/.keras).
+    standin_size: (training images, test images) of the stand-in.
+    """
+    from alexnet_book.profiles import resolve_profile
+
+    profile = resolve_profile(profile)
+    if data_dir is None and os.environ.get(ENV_VARIABLE, "").strip():
+        data_dir = os.environ[ENV_VARIABLE].strip()
+    if data_dir is not None:
+        x_train, y_train, x_test, y_test, folder = read_batch_folder(data_dir)
+        return CIFAR10(
+            x_train, y_train, x_test, y_test, source="directory",
+            description=f"CIFAR-10 from the folder {folder} ({len(x_train):,} training and {len(x_test):,} test images)",
+        )
+    notes = []
+    if download:
+        try:
+            folder = download_cifar10(cache_dir, probe_timeout=probe_timeout)
+            x_train, y_train, x_test, y_test, _ = read_batch_folder(folder)
+            return CIFAR10(
+                x_train, y_train, x_test, y_test, source="keras",
+                description=f"CIFAR-10 downloaded into the Keras cache ({folder}; "
+                f"{len(x_train):,} training and {len(x_test):,} test images)",
+            )
+        except CIFAR10Error as error:
+            if not (allow_standin and profile in STANDIN_PROFILES):
+                raise
+            notes.append(str(error))
+    else:
+        notes.append("The download was switched off (download=False).")
+    if not (allow_standin and profile in STANDIN_PROFILES):
+        why = f"the {profile} profile never uses the generated stand-in" if profile not in STANDIN_PROFILES else "allow_standin=False"
+        raise CIFAR10Unavailable(
+            f"No CIFAR-10 data: no folder was given and the download was switched off ({why}). {how_to_get_the_data()}"
+        )
+    train_count, test_count = standin_size
+    x_train, y_train = make_standin(train_count, seed=1)
+    x_test, y_test = make_standin(test_count, seed=2)
+    return CIFAR10(
+        x_train, y_train, x_test, y_test, class_names=STANDIN_CLASS_NAMES, source="standin", notes=tuple(notes),
+        description=f"a GENERATED STAND-IN for CIFAR-10 ({train_count:,} training and {test_count:,} test images of "
+        "coloured stripes whose class sets their orientation and tint): not CIFAR-10",
+    )
+
+
+def standin_warning(data: CIFAR10) -> tuple[str, str]:
+    """Title and text of the warning a chapter shows when it runs on the stand-in."""
+    return (
+        "These results are not CIFAR-10 results",
+        "CIFAR-10 was not available here, so this page ran on a generated stand-in of the same shape "
+        "(32x32x3 uint8, 10 classes of coloured stripes). Every figure and number below describes that stand-in. "
+        + how_to_get_the_data(),
+    )
+
+
+def train_validation_split(
+    x: np.ndarray, y: np.ndarray, validation_fraction: float = 0.2, seed: int = 42
+) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
+    """A seeded shuffle, then (x_train, x_validation, y_train, y_validation), like the seed's train_test_split.
+
+    The same order of outputs as scikit-learn's train_test_split, without needing scikit-learn;
+    the validation part gets ceil(fraction * N) images, as there.
+    """
+    x, y = np.asarray(x), np.asarray(y)
+    if len(x) != len(y):
+        raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}.")
+    if not 0 < validation_fraction < 1:
+        raise ValueError(f"validation_fraction must lie strictly between 0 and 1, got {validation_fraction!r}.")
+    n_validation = int(np.ceil(validation_fraction * len(x)))
+    if n_validation >= len(x):
+        raise ValueError(f"{len(x)} images are too few to keep a validation fraction of {validation_fraction}.")
+    order = np.random.default_rng(seed).permutation(len(x))
+    validation, train = order[:n_validation], order[n_validation:]
+    return x[train], x[validation], y[train], y[validation]

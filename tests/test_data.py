@@ -1,0 +1,288 @@
+"""alexnet_book.data: reading CIFAR-10's python batches, the download's fast failure offline, the stand-in, the split."""
+import os
+import pickle
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+# Keep Keras's cache out of the reader's home even when this file runs without the suite's conftest.
+if "keras" not in sys.modules:
+    os.environ.setdefault("KERAS_HOME", tempfile.mkdtemp(prefix="alexnet-book-test-data-"))
+
+import numpy as np
+import pytest
+from hypothesis import given, settings, strategies as st
+
+from alexnet_book import data
+from alexnet_book.data import (
+    CIFAR10FormatError,
+    CIFAR10Unavailable,
+    load_cifar10,
+    make_standin,
+    read_batch,
+    train_validation_split,
+    write_python_batches,
+)
+
+
+def random_images(count, seed):
+    rng = np.random.default_rng(seed)
+    return rng.integers(0, 256, (count, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, count)
+
+
+@pytest.fixture
+def small_cifar(tmp_path):
+    """A folder in the real format with uneven rows per training batch (the real files have 10,000 each)."""
+    x_train, y_train = random_images(20, seed=1)
+    x_test, y_test = random_images(6, seed=2)
+    folder = write_python_batches(tmp_path / "cifar-10-batches-py", x_train, y_train, x_test, y_test,
+                                  train_rows=[7, 3, 1, 5, 4])
+    return folder, (x_train, y_train, x_test, y_test)
+
+
+@pytest.fixture(autouse=True)
+def no_data_dir_from_environment(monkeypatch):
+    monkeypatch.delenv(data.ENV_VARIABLE, raising=False)
+
+
+def test_round_trip_with_uneven_batches(small_cifar):
+    folder, (x_train, y_train, x_test, y_test) = small_cifar
+    loaded = load_cifar10(folder, profile="full")
+    assert loaded.source == "directory" and not loaded.is_standin
+    assert loaded.x_train.dtype == np.uint8 and loaded.x_train.shape == (20, 32, 32, 3)
+    np.testing.assert_array_equal(loaded.x_train, x_train)
+    np.testing.assert_array_equal(loaded.y_train, y_train)
+    np.testing.assert_array_equal(loaded.x_test, x_test)
+    np.testing.assert_array_equal(loaded.y_test, y_test)
+    assert loaded.class_names[0] == "airplane" and len(loaded.class_names) == 10
+    assert str(folder) in loaded.description
+
+
+def test_rows_are_channel_major_like_the_real_files(tmp_path):
+    """The first 1024 values of a row are the red plane: a pure red image has them all at 255."""
+    red = np.zeros((5, 32, 32, 3), np.uint8)
+    red[..., 0] = 255
+    folder = write_python_batches(tmp_path, red, np.zeros(5, int), red[:1], np.zeros(1, int))
+    with open(folder / "test_batch", "rb") as handle:
+        assert handle.read(2) == b"\x80\x04"  # pickle protocol 4, which Keras's own reader accepts
+        handle.seek(0)
+        row = pickle.load(handle, encoding="bytes")[b"data"][0]
+    assert (row[:1024] == 255).all() and (row[1024:] == 0).all()
+    images, labels = read_batch(folder / "test_batch")
+    assert (images[..., 0] == 255).all() and (images[..., 1:] == 0).all() and labels.tolist() == [0]
+
+
+def test_keras_reads_the_files_it_writes(small_cifar):
+    from keras.src.datasets.cifar import load_batch  # what keras.datasets.cifar10.load_data() reads with
+
+    folder, (x_train, _, _, _) = small_cifar
+    rows, labels = load_batch(str(folder / "data_batch_1"))
+    np.testing.assert_array_equal(rows.transpose(0, 2, 3, 1), x_train[:7])
+
+
+def test_parent_folder_and_environment_variable(small_cifar, monkeypatch):
+    folder, (x_train, *_) = small_cifar
+    from_parent = load_cifar10(folder.parent, profile="full")
+    np.testing.assert_array_equal(from_parent.x_train, x_train)
+    monkeypatch.setenv(data.ENV_VARIABLE, str(folder))
+    from_environment = load_cifar10(profile="full", download=False)
+    assert from_environment.source == "directory"
+    np.testing.assert_array_equal(from_environment.x_train, x_train)
+
+
+def test_missing_folder_names_it_and_says_how_to_get_the_data(tmp_path):
+    missing = tmp_path / "no-such-folder"
+    with pytest.raises(CIFAR10Unavailable, match="does not exist") as caught:
+        load_cifar10(missing, profile="smoke")  # a folder that was asked for is never replaced by the stand-in
+    assert str(missing) in str(caught.value) and data.DOWNLOAD_URL in str(caught.value)
+    assert data.ENV_VARIABLE in str(caught.value)
+
+
+def test_folder_without_batches(tmp_path):
+    (tmp_path / "notes.txt").write_text("hello")
+    with pytest.raises(CIFAR10Unavailable, match="holds no CIFAR-10 batches"):
+        load_cifar10(tmp_path, profile="full")
+
+
+def test_archive_not_extracted(tmp_path):
+    (tmp_path / "cifar-10-python.tar.gz").write_bytes(b"not really")
+    with pytest.raises(CIFAR10Unavailable, match="tar xzf"):
+        load_cifar10(tmp_path, profile="full")
+
+
+def test_missing_batch_file_is_named(small_cifar):
+    folder, _ = small_cifar
+    (folder / "data_batch_4").unlink()
+    with pytest.raises(CIFAR10FormatError, match="lacks data_batch_4") as caught:
+        load_cifar10(folder, profile="full")
+    assert "data_batch_1" not in str(caught.value).split("lacks")[1].split(":")[0]
+
+
+def corrupt(folder, name, payload):
+    path = folder / name
+    path.write_bytes(payload)
+    return path
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (lambda good: good[: len(good) // 2], "truncated or corrupt"),
+        (lambda good: b"\x00garbage" * 10, "truncated or corrupt"),
+        (lambda good: pickle.dumps([1, 2, 3], protocol=4), "holds a list, not the dict"),
+        (lambda good: pickle.dumps({b"pixels": np.zeros((2, 3072), np.uint8)}, protocol=4), "without the keys"),
+        (lambda good: pickle.dumps({b"data": np.zeros((2, 1024), np.uint8), b"labels": [0, 1]}, protocol=4), "3072 values per row"),
+        (lambda good: pickle.dumps({b"data": np.zeros((2, 3072), np.float32), b"labels": [0, 1]}, protocol=4), "must be uint8"),
+        (lambda good: pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0]}, protocol=4), "one per row"),
+        (lambda good: pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 12]}, protocol=4), "0..9"),
+        # a pickle that would run a command when loaded with plain pickle.load
+        (lambda good: b"cos\nsystem\n(S'echo owned'\ntR.", "refusing to load os.system"),
+    ],
+)
+def test_malformed_batch_names_the_file_and_the_fix(small_cifar, payload, message):
+    folder, _ = small_cifar
+    good = (folder / "data_batch_2").read_bytes()
+    path = corrupt(folder, "data_batch_2", payload(good))
+    with pytest.raises(CIFAR10FormatError, match=message) as caught:
+        load_cifar10(folder, profile="full")
+    text = str(caught.value)
+    assert str(path) in text and "fresh extract" in text
+
+
+@pytest.fixture
+def no_network(monkeypatch):
+    """The download's host does not resolve, as on a machine without a network (.invalid never resolves)."""
+    monkeypatch.setattr(data, "DOWNLOAD_URL", "https://cifar.example.invalid/cifar-10-python.tar.gz")
+
+
+@pytest.fixture
+def black_hole(monkeypatch):
+    """A server that accepts the connection and never answers, as behind a firewall that drops packets."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    listener.listen(8)  # connections complete in the backlog; nobody ever reads or writes
+    monkeypatch.setattr(data, "DOWNLOAD_URL", f"http://127.0.0.1:{listener.getsockname()[1]}/cifar-10-python.tar.gz")
+    yield
+    listener.close()
+
+
+@pytest.mark.parametrize("network", ["no_network", "black_hole"])
+def test_offline_full_fails_fast_with_instructions(network, request, tmp_path):
+    request.getfixturevalue(network)
+    cache = tmp_path / "keras-cache"
+    started = time.perf_counter()
+    with pytest.raises(CIFAR10Unavailable) as caught:
+        load_cifar10(profile="full", cache_dir=cache, probe_timeout=1.0)
+    assert time.perf_counter() - started < 4
+    text = str(caught.value)
+    assert "not reachable" in text and data.ENV_VARIABLE in text and "tar xzf" in text
+    assert not (cache / "datasets" / f"{data.KERAS_CACHE_NAME}_archive").exists()
+
+
+def test_offline_smoke_falls_back_to_the_standin_and_says_why(no_network, tmp_path):
+    loaded = load_cifar10(profile="smoke", cache_dir=tmp_path, probe_timeout=1.0, standin_size=(50, 20))
+    assert loaded.is_standin and loaded.x_train.shape == (50, 32, 32, 3) and loaded.x_test.shape == (20, 32, 32, 3)
+    assert "not reachable" in loaded.notes[0] and "not CIFAR-10" in loaded.description
+    title, message = data.standin_warning(loaded)
+    assert "not CIFAR-10" in title and data.DOWNLOAD_URL in message
+
+
+def test_failed_download_after_a_good_probe_is_a_clear_error(monkeypatch, tmp_path):
+    """The server answers the probe but the download fails: get_file's bare Exception becomes our message."""
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nothing listens there now: the download is refused at once
+    monkeypatch.setattr(data, "DOWNLOAD_URL", f"http://127.0.0.1:{port}/cifar-10-python.tar.gz")
+    monkeypatch.setattr(data, "download_reachable", lambda *args: (True, ""))
+    with pytest.raises(CIFAR10Unavailable, match="Downloading CIFAR-10 from .* failed"):
+        load_cifar10(profile="quick", allow_standin=False, cache_dir=tmp_path / "cache")
+
+
+def test_smoke_never_touches_the_real_keras_cache(no_network):
+    real = Path.home() / ".keras"
+    before = sorted((str(p), p.stat().st_mtime_ns) for p in real.rglob("*")) if real.exists() else None
+    load_cifar10(profile="smoke", probe_timeout=1.0, standin_size=(20, 10))  # default cache: KERAS_HOME
+    after = sorted((str(p), p.stat().st_mtime_ns) for p in real.rglob("*")) if real.exists() else None
+    assert before == after
+    assert not str(data.keras_cache_dir()).startswith(str(real))
+
+
+def test_no_download_and_full_never_falls_back():
+    with pytest.raises(CIFAR10Unavailable, match="full profile never uses the generated stand-in"):
+        load_cifar10(profile="full", download=False)
+    with pytest.raises(CIFAR10Unavailable, match="allow_standin=False"):
+        load_cifar10(profile="smoke", download=False, allow_standin=False)
+    standin = load_cifar10(profile="smoke", download=False, standin_size=(30, 10))
+    assert standin.is_standin and standin.notes == ("The download was switched off (download=False).",)
+
+
+def test_standin_is_balanced_seeded_and_not_constant():
+    images, labels = make_standin(200, seed=3)
+    assert images.dtype == np.uint8 and images.shape == (200, 32, 32, 3) and labels.shape == (200,)
+    assert np.bincount(labels, minlength=10).tolist() == [20] * 10
+    again, _ = make_standin(200, seed=3)
+    other, _ = make_standin(200, seed=4)
+    np.testing.assert_array_equal(images, again)
+    assert not np.array_equal(images, other)
+    assert images.std() > 30  # real texture, not flat colour
+    with pytest.raises(ValueError, match="positive whole number"):
+        make_standin(0)
+
+
+def test_standin_classes_differ_by_orientation_not_only_by_colour():
+    """The class is not readable from the mean colour alone: a nearest-mean classifier on colour stays far
+    below what orientation adds, yet well above chance (so a network has something to start from)."""
+    images, labels = make_standin(3000, seed=5)
+    colour = images.reshape(len(images), -1, 3).mean(axis=1)
+    train, test = slice(0, 2000), slice(2000, None)
+    centres = np.stack([colour[train][labels[train] == k].mean(axis=0) for k in range(10)])
+    guess = np.argmin(((colour[test][:, None] - centres[None]) ** 2).sum(-1), axis=1)
+    accuracy = np.mean(guess == labels[test])
+    assert 0.15 < accuracy < 0.5
+
+
+def test_split_is_seeded_disjoint_and_80_20():
+    x = np.arange(103)
+    y = x % 10
+    x_train, x_val, y_train, y_val = train_validation_split(x, y, 0.2, seed=42)
+    assert len(x_val) == 21 and len(x_train) == 82  # ceil(0.2 * 103), as scikit-learn's train_test_split
+    assert sorted(np.concatenate([x_train, x_val]).tolist()) == x.tolist()
+    np.testing.assert_array_equal(y_train, x_train % 10)  # images and labels stay paired
+    again = train_validation_split(x, y, 0.2, seed=42)
+    np.testing.assert_array_equal(again[1], x_val)
+    assert not np.array_equal(train_validation_split(x, y, 0.2, seed=7)[1], x_val)
+
+
+@pytest.mark.parametrize("fraction", [0, 1, -0.1, 1.5])
+def test_split_rejects_bad_fractions(fraction):
+    with pytest.raises(ValueError, match="strictly between 0 and 1"):
+        train_validation_split(np.arange(10), np.arange(10), fraction)
+
+
+def test_split_rejects_mismatched_lengths():
+    with pytest.raises(ValueError, match="same length"):
+        train_validation_split(np.arange(10), np.arange(9))
+
+
+@settings(max_examples=25, deadline=None)
+@given(rows=st.lists(st.integers(0, 4), min_size=5, max_size=5), test_rows=st.integers(1, 4))
+def test_any_rows_per_batch_round_trip(rows, test_rows):
+    with tempfile.TemporaryDirectory() as folder:
+        x_train, y_train = random_images(sum(rows), seed=sum(rows))
+        x_test, y_test = random_images(test_rows, seed=9)
+        write_python_batches(folder, x_train, y_train, x_test, y_test, train_rows=rows)
+        loaded = load_cifar10(folder, profile="full")
+        np.testing.assert_array_equal(loaded.x_train, x_train)
+        np.testing.assert_array_equal(loaded.y_train, y_train)
+
+
+def test_writer_refuses_to_replace_batches(small_cifar):
+    folder, (x_train, y_train, x_test, y_test) = small_cifar
+    with pytest.raises(FileExistsError, match="already holds"):
+        write_python_batches(folder, x_train, y_train, x_test, y_test)
