@@ -44,21 +44,33 @@ def feature_extractor(model, names: Sequence[str]):
     if not names:
         raise ValueError("name at least one layer, e.g. ['conv1', 'fc7'].")
     outputs = {name: get_layer(model, name).output for name in names}
-    return keras.Model(model.inputs, outputs, name=f"{model.name}_features")
+    inputs = model.inputs[0] if len(model.inputs) == 1 else model.inputs  # a single input stays a tensor, not a list
+    return keras.Model(inputs, outputs, name=f"{model.name}_features")
 
 
 def layer_features(model, names: str | Sequence[str], images, batch_size: int = 64):
     """The output of one named layer for a batch of images (a numpy array, one row per image), or, for a list
     of names, a dict of such arrays by name. The model runs in inference mode: dropout and augmentation are off.
     """
+    import keras
+
     single = isinstance(names, str)
-    extractor = feature_extractor(model, [names] if single else list(names))
+    wanted = [names] if single else list(names)
+    extractor = feature_extractor(model, wanted)
     images = np.asarray(images)
     if len(images) == 0:
         raise ValueError("images is empty: pass at least one image.")
-    outputs = extractor.predict(images, batch_size=batch_size, verbose=0)
-    outputs = {name: np.asarray(value) for name, value in outputs.items()}
-    return outputs[names] if single else outputs
+    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
+        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}.")
+    # Called batch by batch rather than through predict(): a new extractor per call would make TensorFlow trace a
+    # new predict function each time (and warn about retracing); the direct call traces nothing.
+    batches = {name: [] for name in wanted}
+    for start in range(0, len(images), batch_size):
+        outputs = extractor(images[start:start + batch_size], training=False)
+        for name in wanted:
+            batches[name].append(keras.ops.convert_to_numpy(outputs[name]))
+    features = {name: np.concatenate(parts) for name, parts in batches.items()}
+    return features[names] if single else features
 
 
 # --------------------------------------------------------------------------------------------------
