@@ -1,0 +1,476 @@
+"""Short comparative training runs: change one thing, train briefly with the book's recipe, compare the records.
+
+Chapter 4 (what made AlexNet work) races small 32x32 networks against each other; chapter 8 (ablations) trains the
+real AlexNet with one option changed at a time. Both use this module:
+
+    data = experiment_data(load_cifar10(...), experiment_sizes(profile, "small"), seed=42)
+    record = run_experiment("relu", data, build=my_net, options={"activation": "relu"}, target_error=0.5)
+    print(results_table(records)); comparison_figure(records)
+
+Every run starts from the same seed, sees the same images in the same order, and trains with the paper's recipe
+(SGD, learning rate 0.01, momentum 0.9; the real AlexNet also gets the paper's coupled weight decay through
+build_alexnet). The learning rate stays constant: the paper only lowered it after the validation error had
+stopped improving for a long time, which a run of a few epochs never reaches. Backend-neutral Keras 3.
+"""
+from __future__ import annotations
+
+import inspect
+import math
+import time
+from dataclasses import dataclass, field
+from typing import Callable, Mapping, Sequence
+
+import numpy as np
+
+from alexnet_book.profiles import PROFILES
+from alexnet_book.tables import text_table
+
+SCALES = ("small", "alexnet")
+VALIDATION_FRACTION = 0.2  # the validation images come out of the training split, as in the seed
+
+
+@dataclass(frozen=True)
+class ExperimentSizes:
+    """How big each run of an experiment is: images, epochs and the batch (steps follow from them)."""
+
+    train_images: int
+    validation_images: int
+    epochs: int
+    batch_size: int
+
+    def __post_init__(self):
+        for name in ("train_images", "validation_images", "epochs", "batch_size"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
+                raise ValueError(f"{name} must be a positive whole number, got {value!r}.")
+
+    @property
+    def steps_per_epoch(self) -> int:
+        return math.ceil(self.train_images / self.batch_size)
+
+
+# Every profile's sizes, in one place.
+# small: chapter 4's 32x32 networks, thousands of images a second on a CPU, so even smoke runs several epochs.
+# alexnet: the real AlexNet resized to 227 inside the model, about 55 training images a second on a 2-core CPU:
+#   smoke (CI) takes a few steps of a small batch per run; quick a few hundred images; full is a GPU's work.
+EXPERIMENT_SIZES = {
+    "small": {
+        "smoke": ExperimentSizes(train_images=1000, validation_images=500, epochs=4, batch_size=50),
+        "quick": ExperimentSizes(train_images=4000, validation_images=1000, epochs=10, batch_size=50),
+        "full": ExperimentSizes(train_images=40_000, validation_images=10_000, epochs=30, batch_size=128),
+    },
+    "alexnet": {
+        "smoke": ExperimentSizes(train_images=24, validation_images=16, epochs=1, batch_size=8),
+        "quick": ExperimentSizes(train_images=480, validation_images=160, epochs=2, batch_size=32),
+        "full": ExperimentSizes(train_images=40_000, validation_images=10_000, epochs=30, batch_size=128),
+    },
+}
+
+
+def experiment_sizes(profile: str, scale: str = "small") -> ExperimentSizes:
+    """The sizes of one run at a profile ("smoke", "quick", "full" or "auto") and scale ("small" or "alexnet")."""
+    from alexnet_book.profiles import resolve_profile
+
+    if scale not in SCALES:
+        raise ValueError(f"unknown scale {scale!r}: choose 'small' (chapter 4's 32x32 nets) or 'alexnet' (the real one).")
+    return EXPERIMENT_SIZES[scale][resolve_profile(profile)]
+
+
+# --------------------------------------------------------------------------------------------------
+# The images every run of an experiment shares
+
+
+@dataclass(frozen=True)
+class ExperimentData:
+    """The training and validation images all runs of an experiment see (uint8 32x32x3, labels 0..classes-1)."""
+
+    x_train: np.ndarray
+    y_train: np.ndarray
+    x_validation: np.ndarray
+    y_validation: np.ndarray
+    num_classes: int
+    source: str  # "directory", "keras" or "standin" (alexnet_book.data.SOURCES)
+    description: str = ""
+
+    @property
+    def train_images(self) -> int:
+        return len(self.x_train)
+
+    @property
+    def validation_images(self) -> int:
+        return len(self.x_validation)
+
+
+def experiment_data(data, sizes: ExperimentSizes, seed: int = 42) -> ExperimentData:
+    """Split a data set's training images 80/20 (seeded) and keep the first images of each part that sizes asks for.
+
+    data: an alexnet_book.data.CIFAR10 (load_cifar10's result). The test images are left alone: comparisons are
+    made on validation images, so the test set stays unseen for the final results of the training chapter.
+    """
+    from alexnet_book.data import train_validation_split
+
+    if not isinstance(sizes, ExperimentSizes):
+        raise TypeError(f"sizes must be an ExperimentSizes (see experiment_sizes(profile, scale)), got {type(sizes).__name__}.")
+    x_train, x_val, y_train, y_val = train_validation_split(data.x_train, data.y_train, VALIDATION_FRACTION, seed)
+    for what, wanted, available in (("train_images", sizes.train_images, len(x_train)),
+                                    ("validation_images", sizes.validation_images, len(x_val))):
+        if wanted > available:
+            raise ValueError(
+                f"{what}={wanted} but the {data.source} data has only {available} such images after the "
+                f"{1 - VALIDATION_FRACTION:.0%}/{VALIDATION_FRACTION:.0%} split: use smaller sizes or more data."
+            )
+    return ExperimentData(
+        x_train[: sizes.train_images], y_train[: sizes.train_images],
+        x_val[: sizes.validation_images], y_val[: sizes.validation_images],
+        num_classes=len(data.class_names), source=data.source, description=data.description,
+    )
+
+
+# --------------------------------------------------------------------------------------------------
+# One run
+
+
+@dataclass(frozen=True)
+class RunRecord:
+    """What one run of an experiment measured.
+
+    history: one entry per epoch of loss, accuracy, val_loss, val_accuracy (Keras's names) and epoch_seconds.
+    Training accuracy and loss are Keras's averages over each epoch's steps, with dropout and augmentation active
+    (the numbers a training curve shows); losses include the weight penalty where the model has one.
+    images_per_second counts training steps after the first one (which includes tracing and compiling).
+    epochs_to_target: the first epoch whose training error is at most target_error (None: not reached or not asked).
+    layers: (name, Keras class) of every layer, so two runs can be checked to have built different networks.
+    """
+
+    name: str
+    options: dict
+    history: dict
+    train_accuracy: float
+    train_loss: float
+    validation_accuracy: float
+    validation_loss: float
+    wall_seconds: float
+    images_per_second: float
+    parameters: int
+    layers: tuple
+    epochs: int
+    batch_size: int
+    train_images: int
+    validation_images: int
+    num_classes: int
+    seed: int
+    learning_rate: float
+    momentum: float
+    data_source: str
+    target_error: float | None = None
+    epochs_to_target: int | None = None
+    notes: tuple = field(default=())
+
+    @property
+    def train_error(self) -> float:
+        return 1.0 - self.train_accuracy
+
+    @property
+    def validation_error(self) -> float:
+        return 1.0 - self.validation_accuracy
+
+    @property
+    def generalization_gap(self) -> float:
+        """Training accuracy minus validation accuracy: how much better the net does on images it trained on."""
+        return self.train_accuracy - self.validation_accuracy
+
+
+def epochs_to_target(history: Mapping[str, Sequence[float]], target_error: float) -> int | None:
+    """The first epoch (counted from 1) whose training error, 1 - accuracy, is at most target_error; None if none is."""
+    _check_target(target_error)
+    for epoch, accuracy in enumerate(history.get("accuracy", []), start=1):
+        if 1.0 - accuracy <= target_error:
+            return epoch
+    return None
+
+
+def alexnet_options(**options) -> dict:
+    """build_alexnet's keywords for an experiment on the real AlexNet: the seed's CIFAR-10 model taking uint8 32x32
+    images (resized to 227 inside the model) with the paper's coupled weight decay, changed by `options`."""
+    from alexnet_book.train import TrainConfig  # the recipe's weight decay lives with the training code
+
+    return {"variant": "cifar10", "raw_image_size": 32, "weight_decay": TrainConfig.weight_decay, **options}
+
+
+def build_model(build: Callable | None, options: Mapping | None):
+    """The model of one run: build(**options), or build_alexnet(**alexnet_options(**options)) when build is None.
+
+    Option names are checked against the builder's signature first, so a typo is an error, not a silent default.
+    """
+    import keras
+
+    options = dict(options or {})
+    if build is None:
+        from alexnet_book.model import build_alexnet
+
+        build, options = build_alexnet, alexnet_options(**options)
+    if not callable(build):
+        raise TypeError(f"build must be a function that returns a Keras model (or None for AlexNet), got {build!r}.")
+    parameters = inspect.signature(build).parameters
+    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
+    known = [n for n, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
+    unknown = [name for name in options if name not in known]
+    if unknown and not takes_any:
+        raise ValueError(
+            f"{getattr(build, '__name__', 'the builder')} has no option {', '.join(map(repr, unknown))}: "
+            f"its options are {', '.join(known)}."
+        )
+    model = build(**options)
+    if not isinstance(model, keras.Model):
+        raise TypeError(f"{getattr(build, '__name__', 'build')} returned {type(model).__name__}, not a Keras model.")
+    return model
+
+
+def _check_target(target_error):
+    if target_error is not None and (
+        isinstance(target_error, bool) or not isinstance(target_error, (int, float)) or not 0 < target_error < 1
+    ):
+        raise ValueError(f"target_error must be a training error strictly between 0 and 1 (e.g. 0.25), got {target_error!r}.")
+
+
+def _check_seed(seed):
+    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
+        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}.")
+
+
+def seed_everything(seed: int) -> None:
+    """The same seed gives the same run: Python, NumPy and the backend's generators, and on TensorFlow
+    deterministic ops (threads would otherwise add numbers in another order from run to run)."""
+    import keras
+
+    _check_seed(seed)
+    keras.utils.set_random_seed(int(seed))
+    if keras.backend.backend() == "tensorflow":
+        import tensorflow as tf
+
+        tf.config.experimental.enable_op_determinism()
+
+
+def recipe(learning_rate: float | None = None, momentum: float | None = None) -> tuple[float, float]:
+    """The learning rate and momentum of a run: the training chapter's (alexnet_book.train.TrainConfig, the
+    paper's 0.01 and 0.9) unless given."""
+    from alexnet_book.train import TrainConfig
+
+    learning_rate = TrainConfig.learning_rate if learning_rate is None else learning_rate
+    momentum = TrainConfig.momentum if momentum is None else momentum
+    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
+        raise ValueError(f"learning_rate must be a number > 0 (the paper's is 0.01), got {learning_rate!r}.")
+    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
+        raise ValueError(f"momentum must be a number in [0, 1) (the paper's is 0.9), got {momentum!r}.")
+    return float(learning_rate), float(momentum)
+
+
+def compile_with_recipe(model, learning_rate: float, momentum: float) -> None:
+    """Compile a model the way the training chapter does: SGD with momentum, sparse cross-entropy, accuracy."""
+    import keras
+
+    optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+
+
+class _StepTimer:
+    """Seconds of each training step and of each epoch (a Keras callback, made lazily so keras loads late)."""
+
+    @staticmethod
+    def make():
+        import keras
+
+        class StepTimer(keras.callbacks.Callback):
+            def on_train_begin(self, logs=None):
+                self.steps, self.epochs = [], []
+
+            def on_epoch_begin(self, epoch, logs=None):
+                self.epoch_start = time.perf_counter()
+
+            def on_train_batch_begin(self, batch, logs=None):
+                self.step_start = time.perf_counter()
+
+            def on_train_batch_end(self, batch, logs=None):
+                self.steps.append(time.perf_counter() - self.step_start)
+
+            def on_epoch_end(self, epoch, logs=None):
+                self.epochs.append(time.perf_counter() - self.epoch_start)
+
+        return StepTimer()
+
+
+def _images_per_second(step_seconds: list[float], train_images: int, batch_size: int) -> float:
+    """Training throughput over every step but the very first (tracing and compiling happen there)."""
+    steps = math.ceil(train_images / batch_size)
+    per_step = [batch_size] * (steps - 1) + [train_images - batch_size * (steps - 1)]
+    images = [per_step[i % steps] for i in range(len(step_seconds))]
+    seconds = sum(step_seconds[1:])
+    return sum(images[1:]) / seconds if seconds > 0 else math.nan
+
+
+def run_experiment(
+    name: str,
+    data: ExperimentData,
+    sizes: ExperimentSizes,
+    *,
+    build: Callable | None = None,
+    options: Mapping | None = None,
+    seed: int = 42,
+    target_error: float | None = None,
+    learning_rate: float | None = None,
+    momentum: float | None = None,
+    verbose: int = 0,
+) -> RunRecord:
+    """Build a model, train it briefly with the book's recipe on `data`, and return what it measured.
+
+    name: the run's label in tables and figures.
+    data: experiment_data(...)'s images, the same for every run of an experiment.
+    sizes: epochs and batch size (experiment_sizes(profile, scale)); the images are data's, which
+        experiment_data already cut to sizes.
+    build, options: the model is build(**options); without build it is the real AlexNet,
+        build_alexnet(**alexnet_options(**options)), e.g. options={"normalization": "lrn"}.
+    seed: the same seed gives the same initial weights, image order and dropout masks, so two runs differ only by
+        their options (and on a CPU the same options give the same numbers again).
+    target_error: also record the first epoch whose training error is at most this (chapter 4's race).
+    learning_rate, momentum: SGD's (default: the training chapter's, the paper's 0.01 and 0.9).
+    """
+    import keras
+
+    if not isinstance(data, ExperimentData):
+        raise TypeError(f"data must be experiment_data(...)'s ExperimentData, got {type(data).__name__}.")
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError(f"name must be a non-empty label for the run, got {name!r}.")
+    if not isinstance(sizes, ExperimentSizes):
+        raise TypeError(f"sizes must be an ExperimentSizes (see experiment_sizes(profile, scale)), got {type(sizes).__name__}.")
+    _check_target(target_error)
+    _check_seed(seed)
+    learning_rate, momentum = recipe(learning_rate, momentum)
+    options = dict(options or {})
+
+    started = time.perf_counter()
+    keras.backend.clear_session()  # forget earlier runs' graphs and layer names: memory stays flat over many runs
+    seed_everything(seed)
+    model = build_model(build, options)
+    if tuple(model.inputs[0].shape[1:]) != data.x_train.shape[1:]:
+        raise ValueError(
+            f"run {name!r}: the model takes images of shape {tuple(model.inputs[0].shape[1:])}, the data has "
+            f"{data.x_train.shape[1:]}: build it for {data.x_train.shape[1:]} images (for AlexNet, raw_image_size=32)."
+        )
+    if model.outputs[0].shape[-1] != data.num_classes:
+        raise ValueError(
+            f"run {name!r}: the model has {model.outputs[0].shape[-1]} outputs, the data {data.num_classes} classes."
+        )
+    compile_with_recipe(model, learning_rate, momentum)
+    timer = _StepTimer.make()
+    fitted = model.fit(
+        data.x_train, data.y_train, batch_size=sizes.batch_size, epochs=sizes.epochs,
+        validation_data=(data.x_validation, data.y_validation), shuffle=True, callbacks=[timer], verbose=verbose,
+    )
+    history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
+    history["epoch_seconds"] = list(timer.epochs)
+    record = RunRecord(
+        name=name,
+        options=options,
+        history=history,
+        train_accuracy=history["accuracy"][-1],
+        train_loss=history["loss"][-1],
+        validation_accuracy=history["val_accuracy"][-1],
+        validation_loss=history["val_loss"][-1],
+        wall_seconds=time.perf_counter() - started,
+        images_per_second=_images_per_second(timer.steps, data.train_images, sizes.batch_size),
+        parameters=int(model.count_params()),
+        layers=tuple((layer.name, type(layer).__name__) for layer in model.layers),
+        epochs=sizes.epochs,
+        batch_size=sizes.batch_size,
+        train_images=data.train_images,
+        validation_images=data.validation_images,
+        num_classes=data.num_classes,
+        seed=seed,
+        learning_rate=learning_rate,
+        momentum=momentum,
+        data_source=data.source,
+        target_error=target_error,
+        epochs_to_target=None if target_error is None else epochs_to_target(history, target_error),
+    )
+    del model, fitted
+    return record
+
+
+# --------------------------------------------------------------------------------------------------
+# Gathering records
+
+
+def describe_options(options: Mapping) -> str:
+    """Options as a short label, e.g. "normalization=lrn, dropout=0"; "(baseline)" for none."""
+    return ", ".join(f"{key}={value}" for key, value in options.items()) or "(baseline)"
+
+
+def _check_records(records) -> list[RunRecord]:
+    records = list(records)
+    if not records or not all(isinstance(r, RunRecord) for r in records):
+        raise ValueError("pass a non-empty list of run_experiment(...) records.")
+    names = [r.name for r in records]
+    repeated = sorted({n for n in names if names.count(n) > 1})
+    if repeated:
+        raise ValueError(f"runs need different names to be told apart; repeated: {', '.join(repeated)}.")
+    return records
+
+
+def results_table(records: Sequence[RunRecord], show_options: bool = True) -> str:
+    """One row per run: parameters, epochs, final training and validation accuracy and loss, speed and time
+    (and epochs to the target training error where one was asked)."""
+    records = _check_records(records)
+    with_target = any(r.target_error is not None for r in records)
+    header = ["run"] + (["options"] if show_options else []) + [
+        "parameters", "epochs", "train acc", "val acc", "train loss", "val loss", "img/s", "seconds"]
+    if with_target:
+        header.append("epochs to target")
+    rows = []
+    for r in records:
+        row = [r.name] + ([describe_options(r.options)] if show_options else []) + [
+            f"{r.parameters:,}", str(r.epochs), f"{r.train_accuracy:.1%}", f"{r.validation_accuracy:.1%}",
+            f"{r.train_loss:.3f}", f"{r.validation_loss:.3f}",
+            "n/a" if math.isnan(r.images_per_second) else f"{r.images_per_second:,.0f}", f"{r.wall_seconds:.1f}"]
+        if with_target:
+            row.append("-" if r.target_error is None else
+                       str(r.epochs_to_target) if r.epochs_to_target else f"not in {r.epochs}")
+        rows.append(row)
+    return text_table(header, rows)
+
+
+def comparison_figure(records: Sequence[RunRecord], title: str | None = None, target_error: float | None = None):
+    """One figure for a set of runs: training error per epoch (left) and the final training and validation
+    accuracy of each run beside chance (right). target_error draws the race's finishing line on the left."""
+    import matplotlib.pyplot as plt
+
+    records = _check_records(records)
+    _check_target(target_error)
+    fig, (curves, bars) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.1, 1]})
+    for r in records:
+        epochs = np.arange(1, len(r.history["accuracy"]) + 1)
+        curves.plot(epochs, 1 - np.asarray(r.history["accuracy"]), marker="o", label=r.name)
+    if target_error is not None:
+        curves.axhline(target_error, color="black", linestyle="--", linewidth=1)
+        curves.text(1, target_error, f" target {target_error:.0%}", va="bottom", fontsize=9)
+    curves.set_xlabel("epoch")
+    curves.set_ylabel("training error (1 - accuracy)")
+    curves.set_ylim(0, 1)
+    curves.xaxis.get_major_locator().set_params(integer=True)
+    curves.grid(alpha=0.3)
+    curves.legend(fontsize=8)
+
+    positions = np.arange(len(records))
+    width = 0.38
+    bars.bar(positions - width / 2, [r.train_accuracy for r in records], width, label="training (last epoch)")
+    bars.bar(positions + width / 2, [r.validation_accuracy for r in records], width, label="validation")
+    chance = 1 / records[0].num_classes
+    bars.axhline(chance, color="tab:red", linestyle=":", linewidth=1.5, label=f"chance ({chance:.0%})")
+    bars.set_xticks(positions, [r.name for r in records], rotation=20, ha="right")
+    bars.set_ylabel("accuracy")
+    bars.set_ylim(0, 1)
+    bars.grid(alpha=0.3, axis="y")
+    bars.legend(fontsize=8, loc="upper right")
+    if title:
+        fig.suptitle(title)
+    fig.tight_layout()
+    return fig
