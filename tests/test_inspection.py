@@ -70,6 +70,8 @@ def test_empty_requests_are_refused(tiny_model):
         feature_extractor(tiny_model, [])
     with pytest.raises(ValueError, match="empty"):
         layer_features(tiny_model, "fc7", np.zeros((0, 4, 4, 3), "float32"))
+    with pytest.raises(ValueError, match="batch_size"):
+        layer_features(tiny_model, "fc7", np.zeros((2, 4, 4, 3), "float32"), batch_size=0)
 
 
 def test_alexnet_conv1_and_fc7_features_have_the_papers_shapes():
