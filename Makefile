@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install book test clean-notebooks clean
+.PHONY: install book test linkcheck browser clean-notebooks clean
 
 install: $(INSTALLED)
 
@@ -23,9 +23,25 @@ $(INSTALLED): requirements.txt pyproject.toml
 book: $(INSTALLED)
 	$(BIN)/jupyter-book build . -W -n --keep-going
 
-# Package tests, notebook hygiene, every chapter under papermill (PROFILE=smoke), and the built site.
-test: $(INSTALLED)
+# Package tests, notebook hygiene, every chapter under papermill (PROFILE=smoke), and the built site, the last
+# also in a headless browser (tests/test_site.py; screenshots of every page in _build/test/screenshots/).
+test: $(INSTALLED) browser
 	$(BIN)/python -m pytest
+
+# The browser test drives Debian's Chromium and ChromeDriver: installed here where missing and we are root with
+# apt-get (as CI is). Elsewhere the test skips and says what to install (under CI=true it fails instead).
+browser:
+	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
+		echo "installing chromium and chromium-driver for the browser test (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+		|| echo "warning: could not install chromium; tests/test_site.py will say so"; \
+	else echo "note: no chromium/chromedriver and not root with apt-get: the browser test will be skipped"; fi
+
+# Every external link of the book, checked over the network (needs one; not part of `make test`). It executes the
+# chapters as `make book` does, from the same cache (nothing to run after `make book`). Report: _build/html/output.txt.
+linkcheck: $(INSTALLED)
+	$(BIN)/jupyter-book build . --builder linkcheck
 
 # Notebooks are committed without outputs or execution counts (the tests check it).
 clean-notebooks: $(INSTALLED)

@@ -71,7 +71,7 @@ def site_url(built_site):
     server.server_close()
 
 
-@pytest.fixture(scope="module")
+@pytest.fixture(scope="session")  # session: set up (or skipped) before the site is built, which takes a minute
 def browser(tmp_path_factory):
     chromium, driver_path = _browser_paths()
     from selenium import webdriver
