@@ -18,7 +18,9 @@ from book import REPO_ROOT
 
 CANONICAL_SETUP_NOTEBOOK = REPO_ROOT / "chapters" / "01_convolution_arithmetic.ipynb"
 # What a pip build of the package does not need, or must not see (a local build, an editable install's metadata).
-NOT_COPIED = shutil.ignore_patterns(".git", ".venv", "_build", "build", "runs", "node_modules", "*.egg-info", "__pycache__", ".*cache*", ".hypothesis")
+NOT_COPIED = shutil.ignore_patterns(
+    ".git", ".venv", "_build", "build", "runs", "node_modules", "*.egg-info", "__pycache__", ".*cache*", ".hypothesis", "*.keras", "*.h5"
+)
 
 
 def setup_cell_source() -> str:
