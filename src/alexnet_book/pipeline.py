@@ -1,0 +1,60 @@
+"""Input pipelines, timed: the seed's host-side resize against uint8 batches resized inside the model.
+
+TensorFlow-only (tf.data): the chapters that call these skip the measurement on another Keras backend.
+"""
+from __future__ import annotations
+
+import time
+
+RAW_IMAGE_BYTES = 32 * 32 * 3  # a CIFAR-10 image as uint8
+SEED_IMAGE_BYTES = 227 * 227 * 3 * 4  # the same image after the seed's resize, float32
+
+
+def seed_pipeline(images, labels, batch_size: int = 32):
+    """The seed blog post's tf.data pipeline, bug included: resize to 227 on the host, then a
+    convert_image_dtype that does not rescale (resize already returned float32 in 0..255)."""
+    import tensorflow as tf
+
+    def augment(image, label):
+        image = tf.image.resize(image, (227, 227))
+        image = tf.image.convert_image_dtype(image, tf.float32)
+        return image, label
+
+    dataset = tf.data.Dataset.from_tensor_slices((images, labels)).map(augment)
+    return dataset.batch(batch_size, drop_remainder=True).prefetch(tf.data.AUTOTUNE)
+
+
+def uint8_pipeline(images, labels, batch_size: int = 128):
+    """What the book feeds: uint8 32x32 batches, untouched (the model rescales and resizes on the accelerator)."""
+    import tensorflow as tf
+
+    return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
+
+
+def delivered_per_second(dataset, images_per_pass: int, minimum_seconds: float = 0.5) -> float:
+    """Images per second that iterating a dataset delivers, after one untimed pass that traces it."""
+    for _ in dataset:
+        pass
+    passes, started = 0, time.perf_counter()
+    while passes == 0 or time.perf_counter() - started < minimum_seconds:
+        for _ in dataset:
+            pass
+        passes += 1
+    return images_per_pass * passes / (time.perf_counter() - started)
+
+
+def compare_pipelines(images, labels, minimum_seconds: float = 0.5) -> dict:
+    """Time both pipelines over the same images; rates in images/s and MB/s that cross to the device."""
+    count = len(images)
+    if count < 32:
+        raise ValueError(f"time the pipelines on at least 32 images (one of the seed's batches), got {count}.")
+    seed_rate = delivered_per_second(seed_pipeline(images, labels), 32 * (count // 32), minimum_seconds)
+    uint8_rate = delivered_per_second(uint8_pipeline(images, labels), count, minimum_seconds)
+    return {
+        "images": count,
+        "seed_images_per_second": seed_rate,
+        "uint8_images_per_second": uint8_rate,
+        "seed_megabytes_per_second": seed_rate * SEED_IMAGE_BYTES / 1e6,
+        "uint8_megabytes_per_second": uint8_rate * RAW_IMAGE_BYTES / 1e6,
+        "speedup": uint8_rate / seed_rate,
+    }
