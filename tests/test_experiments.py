@@ -20,6 +20,7 @@ from alexnet_book.experiments import (
     epochs_to_target,
     experiment_data,
     experiment_sizes,
+    images_needed,
     results_table,
     run_experiment,
 )
@@ -117,6 +118,18 @@ def test_experiment_data_is_a_seeded_disjoint_split_of_the_training_images(stand
     assert np.array_equal(data.x_train, again.x_train) and np.array_equal(data.y_validation, again.y_validation)
     other = experiment_data(standin, sizes, seed=6)
     assert not np.array_equal(data.y_train, other.y_train)
+
+
+@pytest.mark.parametrize("profile", PROFILES)
+def test_images_needed_is_just_enough_for_the_split(profile):
+    sizes = experiment_sizes(profile, "small")
+    needed = images_needed(sizes)
+    x, y = np.zeros((needed, 32, 32, 3), np.uint8), np.arange(needed) % 10
+    enough = CIFAR10(x, y, x[:10], y[:10], source="standin")
+    assert experiment_data(enough, sizes).train_images == sizes.train_images
+    too_few = CIFAR10(x[:-1], y[:-1], x[:10], y[:10], source="standin")
+    with pytest.raises(ValueError, match="but the standin data has only"):
+        experiment_data(too_few, sizes)
 
 
 def test_experiment_data_refuses_more_images_than_there_are(standin):

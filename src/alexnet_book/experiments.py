@@ -55,13 +55,13 @@ class ExperimentSizes:
 #   smoke (CI) takes a few steps of a small batch per run; quick a few hundred images; full is a GPU's work.
 EXPERIMENT_SIZES = {
     "small": {
-        "smoke": ExperimentSizes(train_images=1000, validation_images=500, epochs=4, batch_size=50),
-        "quick": ExperimentSizes(train_images=4000, validation_images=1000, epochs=10, batch_size=50),
+        "smoke": ExperimentSizes(train_images=600, validation_images=300, epochs=3, batch_size=50),
+        "quick": ExperimentSizes(train_images=2000, validation_images=500, epochs=8, batch_size=50),
         "full": ExperimentSizes(train_images=40_000, validation_images=10_000, epochs=30, batch_size=128),
     },
     "alexnet": {
         "smoke": ExperimentSizes(train_images=24, validation_images=16, epochs=1, batch_size=8),
-        "quick": ExperimentSizes(train_images=480, validation_images=160, epochs=2, batch_size=32),
+        "quick": ExperimentSizes(train_images=320, validation_images=96, epochs=2, batch_size=32),
         "full": ExperimentSizes(train_images=40_000, validation_images=10_000, epochs=30, batch_size=128),
     },
 }
@@ -99,6 +99,17 @@ class ExperimentData:
     @property
     def validation_images(self) -> int:
         return len(self.x_validation)
+
+
+def images_needed(sizes: ExperimentSizes) -> int:
+    """Training images a data set needs for experiment_data to cut both parts out of its 80/20 split (e.g. the
+    stand-in's size: load_cifar10(..., standin_size=(images_needed(sizes), ...)))."""
+    count = sizes.train_images + sizes.validation_images
+    # train_validation_split keeps ceil(fraction * N) for validation: count up to the first N that gives both enough
+    while (count - int(np.ceil(VALIDATION_FRACTION * count)) < sizes.train_images
+           or int(np.ceil(VALIDATION_FRACTION * count)) < sizes.validation_images):
+        count += 1
+    return count
 
 
 def experiment_data(data, sizes: ExperimentSizes, seed: int = 42) -> ExperimentData:
@@ -239,13 +250,16 @@ def _check_seed(seed):
 
 
 def seed_everything(seed: int) -> None:
-    """The same seed gives the same run: Python, NumPy and the backend's generators, and on TensorFlow
-    deterministic ops (threads would otherwise add numbers in another order from run to run)."""
+    """The same seed gives the same run: Python, NumPy and the backend's generators, and on TensorFlow on a CPU
+    deterministic ops (threads would otherwise add numbers in another order from run to run). On a GPU determinism
+    costs speed and some ops have no deterministic kernel, so there it is left off, as in the training chapter."""
     import keras
+
+    from alexnet_book.hardware import gpu_available
 
     _check_seed(seed)
     keras.utils.set_random_seed(int(seed))
-    if keras.backend.backend() == "tensorflow":
+    if keras.backend.backend() == "tensorflow" and not gpu_available():
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
