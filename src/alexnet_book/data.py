@@ -342,9 +342,10 @@ def download_cifar10(cache_dir: str | os.PathLike | None = None, *, probe_timeou
 def make_standin(num_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray]:
     """Generated images of CIFAR-10's shape whose class a network can learn, but not at a glance.
 
-    Each class has an orientation of stripes (18 degrees apart, jittered, so neighbours get confused) and a
-    colour tint (mixed 60:40 with a random colour), on a random background with pixel noise.
-    Balanced: the labels cycle through the 10 classes, then are shuffled.
+    Each class has an orientation of stripes (0 to 90 degrees, 10 apart, jittered, so neighbours get confused)
+    and a colour tint (mixed 3:1 with a random colour), on a random background with pixel noise. A horizontal
+    flip turns 10 degrees into 170, an angle no other class has, and a shift keeps the angle: the usual
+    augmentations never turn one class into another. Balanced: the labels cycle through the 10 classes, shuffled.
     """
     if isinstance(num_images, bool) or not isinstance(num_images, (int, np.integer)) or num_images < 1:
         raise ValueError(f"num_images must be a positive whole number, got {num_images!r}.")
@@ -360,12 +361,12 @@ def make_standin(num_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     for start in range(0, num_images, 2048):  # in chunks: float32 work arrays stay small
         y = labels[start:start + 2048]
         n = len(y)
-        angle = y * (np.pi / 10) + rng.normal(0.0, 0.12, n)
+        angle = y * (np.pi / 18) + rng.normal(0.0, 0.05, n)
         frequency = rng.uniform(1.5, 3.5, n)
         phase = rng.uniform(0, 2 * np.pi, n)
         along = xx[None] * np.cos(angle)[:, None, None] + yy[None] * np.sin(angle)[:, None, None]
         stripes = (np.sin(np.pi * frequency[:, None, None] * along + phase[:, None, None]) > 0).astype(np.float32)
-        foreground = 0.6 * palette[y] + 0.4 * rng.uniform(0, 1, (n, 3))
+        foreground = 0.75 * palette[y] + 0.25 * rng.uniform(0, 1, (n, 3))
         background = rng.uniform(0, 1, (n, 3))
         picture = stripes[..., None] * foreground[:, None, None, :] + (1 - stripes[..., None]) * background[:, None, None, :]
         picture += rng.normal(0.0, 0.12, picture.shape)

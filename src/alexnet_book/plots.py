@@ -209,7 +209,7 @@ def mistakes_grid(images, y_true, y_pred, class_names: Sequence[str], probabilit
         wrong = wrong[np.argsort(-confidence, kind="stable")]
     wrong = wrong[:count]
     rows = max(1, -(-len(wrong) // columns))
-    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.5))
+    fig, axes = plt.subplots(rows, columns, figsize=(columns * 1.25, rows * 1.8))
     axes = np.asarray(axes).reshape(rows, columns)
     for ax in axes.flat:
         ax.axis("off")
