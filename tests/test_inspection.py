@@ -156,6 +156,18 @@ def test_pca_of_points_on_a_line_recovers_the_line():
     np.testing.assert_allclose(np.abs(pca_projection(points, 1)[:, 0]), np.abs(coordinates[:, 0]))
 
 
+@pytest.mark.parametrize("shape", [(40, 300), (300, 12)], ids=["fewer rows than features", "more rows than features"])
+def test_pca_agrees_with_the_svd_of_the_centred_rows(shape):
+    rng = np.random.default_rng(7)
+    values = rng.normal(size=shape) @ np.diag(np.linspace(3.0, 0.1, shape[1])) + 5.0
+    pca = fit_pca(values, n_components=3)
+    centred = values - values.mean(axis=0)
+    _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+    np.testing.assert_allclose(pca.explained_variance, singular[:3] ** 2 / (shape[0] - 1), rtol=1e-9)
+    np.testing.assert_allclose(pca.explained_variance_ratio, singular[:3] ** 2 / np.sum(singular**2), rtol=1e-9)
+    np.testing.assert_allclose(np.abs(pca.components @ vt[:3].T), np.eye(3), atol=1e-7)  # same directions, up to sign
+
+
 def test_pca_components_are_orthonormal_and_ordered_and_signs_are_fixed():
     rng = np.random.default_rng(5)
     values = rng.normal(size=(100, 6)) * np.array([5.0, 3.0, 2.0, 1.0, 0.5, 0.1])

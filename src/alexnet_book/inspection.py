@@ -152,10 +152,13 @@ class PCA:
 
 
 def fit_pca(values, n_components: int = 2) -> PCA:
-    """PCA by the singular value decomposition of the centred rows (flattened), in float64.
+    """PCA of the rows (flattened), in float64.
 
-    Each component's sign is fixed so that its largest loading is positive, so the same data always gives the
-    same picture.
+    The components are the right singular vectors of the centred rows X = U S V^T, strongest first, and the variance
+    along component i is s_i^2 / (n - 1). They are computed from the smaller of the square matrices X X^T and X^T X,
+    whose eigenvalues are the s_i^2: for 1,000 rows of 4,096 features that is several times faster than the SVD of X.
+    Where a wanted component has (almost) no variance its direction is ill-defined that way, and the SVD is used.
+    Each component's sign is fixed so that its largest loading is positive: the same data give the same picture.
     """
     rows = _as_rows(values, "values")
     limit = min(rows.shape)
@@ -164,14 +167,23 @@ def fit_pca(values, n_components: int = 2) -> PCA:
             f"n_components must be a whole number from 1 to min(rows, features) = {limit}, got {n_components!r}."
         )
     mean = rows.mean(axis=0)
-    _, singular, vt = np.linalg.svd(rows - mean, full_matrices=False)
-    components = vt[:n_components]
+    centred = rows - mean
+    total = float(np.sum(centred * centred))  # the sum of all s_i^2
+    wide = len(centred) <= centred.shape[1]
+    eigenvalues, vectors = np.linalg.eigh(centred @ centred.T if wide else centred.T @ centred)
+    top = np.argsort(eigenvalues)[::-1][:n_components]
+    squares = np.maximum(eigenvalues[top], 0.0)
+    if total > 0 and squares.min() > 1e-9 * total:
+        # eigenvectors of X X^T are the left singular vectors u_i; the components are X^T u_i / s_i
+        components = (centred.T @ vectors[:, top] / np.sqrt(squares)).T if wide else vectors[:, top].T
+    else:
+        _, singular, vt = np.linalg.svd(centred, full_matrices=False)
+        squares, components = singular[:n_components] ** 2, vt[:n_components]
     largest = np.argmax(np.abs(components), axis=1)
     components = components * np.sign(components[np.arange(n_components), largest])[:, None]
-    variance = singular**2 / max(len(rows) - 1, 1)
-    total = variance.sum()
-    ratio = variance / total if total > 0 else np.zeros_like(variance)
-    return PCA(mean, components, variance[:n_components], ratio[:n_components])
+    variance = squares / max(len(rows) - 1, 1)
+    ratio = squares / total if total > 0 else np.zeros_like(squares)
+    return PCA(mean, components, variance, ratio)
 
 
 def pca_projection(values, n_components: int = 2) -> np.ndarray:
