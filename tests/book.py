@@ -44,7 +44,8 @@ def prepare_book_copy() -> None:
         shutil.rmtree(BOOK_COPY)
     BOOK_COPY.mkdir(parents=True)
     shutil.copytree(REPO_ROOT / "book", BOOK_COPY / "book")
-    shutil.copytree(REPO_ROOT / "chapters", BOOK_COPY / "chapters")
+    # Only the sources: a reader's own run folders (runs/, gigabytes of checkpoints) must not leak into the test.
+    shutil.copytree(REPO_ROOT / "chapters", BOOK_COPY / "chapters", ignore=shutil.ignore_patterns("runs", ".ipynb_checkpoints"))
     shutil.copy(REPO_ROOT / "_toc.yml", BOOK_COPY / "_toc.yml")
     config = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "off"
