@@ -11,6 +11,7 @@ from alexnet_book.experiments import (
     SCALES,
     ExperimentData,
     ExperimentSizes,
+    Recipe,
     RunRecord,
     _images_per_second,
     alexnet_options,
@@ -23,6 +24,7 @@ from alexnet_book.experiments import (
     images_needed,
     results_table,
     run_experiment,
+    training_recipe,
 )
 from alexnet_book.layers import LocalResponseNormalization
 from alexnet_book.profiles import PROFILES
@@ -58,7 +60,7 @@ def dark_or_bright():
 
 @pytest.fixture(scope="module")
 def tiny_runs(dark_or_bright):
-    fast = dict(build=tiny_net, learning_rate=0.1, seed=3)
+    fast = dict(build=tiny_net, recipe=Recipe(learning_rate=0.1, momentum=0.9), seed=3)
     return {
         "a": run_experiment("eight units", dark_or_bright, TINY_SIZES, options={"units": 8}, target_error=0.1, **fast),
         "a again": run_experiment("eight again", dark_or_bright, TINY_SIZES, options={"units": 8}, target_error=0.1,
@@ -151,7 +153,7 @@ def test_a_record_holds_the_run(tiny_runs, dark_or_bright):
     assert record.validation_loss == record.history["val_loss"][-1]
     assert record.parameters == tiny_net(units=8).count_params()
     assert (record.epochs, record.batch_size, record.train_images) == (4, 20, dark_or_bright.train_images)
-    assert (record.learning_rate, record.momentum, record.seed) == (0.1, 0.9, 3)
+    assert (record.recipe.learning_rate, record.recipe.momentum, record.seed) == (0.1, 0.9, 3)
     assert record.wall_seconds > sum(record.history["epoch_seconds"]) > 0
     assert record.images_per_second > 0
     assert record.data_source == "standin" and record.num_classes == 2
@@ -192,6 +194,39 @@ def test_alexnet_options_build_different_alexnets():
                                             "dropout": 0.0}
 
 
+def test_the_recipe_is_the_training_chapters():
+    from alexnet_book.train import TrainConfig
+
+    paper = training_recipe()
+    assert (paper.learning_rate, paper.momentum) == (0.01, 0.9)  # the paper's, as under the full profile
+    for profile in PROFILES:
+        config = TrainConfig(profile=profile).resolved()
+        recipe = training_recipe(profile)
+        assert (recipe.learning_rate, recipe.momentum) == (config.learning_rate, config.momentum)
+    assert training_recipe(learning_rate=0.001).learning_rate == 0.001
+
+
+def test_a_recipe_sets_how_fast_batchnorm_averages_follow(dark_or_bright):
+    from alexnet_book.experiments import compile_with_recipe
+
+    def with_batchnorm():
+        inputs = keras.Input((32, 32, 3), dtype="uint8")
+        x = keras.layers.BatchNormalization(name="bn")(keras.layers.Rescaling(1 / 255)(inputs))
+        x = keras.layers.GlobalAveragePooling2D()(x)
+        return keras.Model(inputs, keras.layers.Dense(2, activation="softmax")(x))
+
+    x, y = dark_or_bright.x_train[:100], dark_or_bright.y_train[:100]
+    moved = {}
+    for momentum in (None, 0.5):
+        model = with_batchnorm()
+        compile_with_recipe(model, Recipe(learning_rate=0.01, momentum=0.9, batchnorm_momentum=momentum))
+        model.train_on_batch(x, y)
+        moved[momentum] = float(np.mean(keras.ops.convert_to_numpy(model.get_layer("bn").moving_mean)))
+    batch_mean = float(np.mean(x / 255))
+    assert moved[0.5] == pytest.approx(0.5 * batch_mean, rel=1e-3)  # halfway from 0 in one step
+    assert moved[None] == pytest.approx(0.01 * batch_mean, rel=1e-3)  # Keras's own 0.99
+
+
 def test_epochs_to_target_counts_from_one():
     history = {"accuracy": [0.5, 0.7, 0.8]}
     assert epochs_to_target(history, 0.5) == 1
@@ -217,7 +252,11 @@ def test_bad_options_give_clear_errors(dark_or_bright):
     with pytest.raises(ValueError, match="target_error must be a training error strictly between 0 and 1"):
         run_experiment("target", dark_or_bright, TINY_SIZES, build=tiny_net, target_error=25)
     with pytest.raises(ValueError, match="learning_rate must be a number > 0"):
-        run_experiment("rate", dark_or_bright, TINY_SIZES, build=tiny_net, learning_rate=0)
+        Recipe(learning_rate=0, momentum=0.9)
+    with pytest.raises(TypeError, match="recipe must be a Recipe"):
+        run_experiment("rate", dark_or_bright, TINY_SIZES, build=tiny_net, recipe={"learning_rate": 0.1})
+    with pytest.raises(ValueError, match="a recipe has no setting 'lr'"):
+        training_recipe(lr=0.1)
     with pytest.raises(TypeError, match="data must be experiment_data"):
         run_experiment("data", (dark_or_bright.x_train, dark_or_bright.y_train), TINY_SIZES, build=tiny_net)
 

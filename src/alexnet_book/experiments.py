@@ -3,14 +3,17 @@
 Chapter 4 (what made AlexNet work) races small 32x32 networks against each other; chapter 8 (ablations) trains the
 real AlexNet with one option changed at a time. Both use this module:
 
-    data = experiment_data(load_cifar10(...), experiment_sizes(profile, "small"), seed=42)
-    record = run_experiment("relu", data, build=my_net, options={"activation": "relu"}, target_error=0.5)
-    print(results_table(records)); comparison_figure(records)
+    sizes = experiment_sizes(profile, "small")
+    data = experiment_data(load_cifar10(...), sizes, seed=42)
+    relu = run_experiment("relu", data, sizes, build=my_net, options={"activation": "relu"}, target_error=0.5)
+    tanh = run_experiment("tanh", data, sizes, build=my_net, options={"activation": "tanh"}, target_error=0.5)
+    print(results_table([relu, tanh])); comparison_figure([relu, tanh])
 
-Every run starts from the same seed, sees the same images in the same order, and trains with the paper's recipe
-(SGD, learning rate 0.01, momentum 0.9; the real AlexNet also gets the paper's coupled weight decay through
-build_alexnet). The learning rate stays constant: the paper only lowered it after the validation error had
-stopped improving for a long time, which a run of a few epochs never reaches. Backend-neutral Keras 3.
+Every run starts from the same seed, sees the same images in the same order, and trains with SGD and momentum as the
+training chapter does (a Recipe: by default the paper's, or training_recipe(profile) for that chapter's settings at a
+profile); the real AlexNet also gets the paper's coupled weight decay through build_alexnet. The learning rate stays constant: with the paper's schedule (divide by 10 when the validation error
+stops improving) each run's rate would drop at a different epoch, and a comparison would mix the option's effect with
+the schedule's. Backend-neutral Keras 3.
 """
 from __future__ import annotations
 
@@ -20,9 +23,9 @@ import time
 from dataclasses import dataclass, field
 from typing import Callable, Mapping, Sequence
 
+import keras
 import numpy as np
 
-from alexnet_book.profiles import PROFILES
 from alexnet_book.tables import text_table
 
 SCALES = ("small", "alexnet")
@@ -50,7 +53,8 @@ class ExperimentSizes:
 
 
 # Every profile's sizes, in one place.
-# small: chapter 4's 32x32 networks, thousands of images a second on a CPU, so even smoke runs several epochs.
+# small: chapter 4's 32x32 networks, about a thousand training images a second on a 2-core CPU, so even smoke runs
+#   a few epochs.
 # alexnet: the real AlexNet resized to 227 inside the model, about 55 training images a second on a 2-core CPU:
 #   smoke (CI) takes a few steps of a small batch per run; quick a few hundred images; full is a GPU's work.
 EXPERIMENT_SIZES = {
@@ -170,8 +174,7 @@ class RunRecord:
     validation_images: int
     num_classes: int
     seed: int
-    learning_rate: float
-    momentum: float
+    recipe: Recipe
     data_source: str
     target_error: float | None = None
     epochs_to_target: int | None = None
@@ -213,8 +216,6 @@ def build_model(build: Callable | None, options: Mapping | None):
 
     Option names are checked against the builder's signature first, so a typo is an error, not a silent default.
     """
-    import keras
-
     options = dict(options or {})
     if build is None:
         from alexnet_book.model import build_alexnet
@@ -253,8 +254,6 @@ def seed_everything(seed: int) -> None:
     """The same seed gives the same run: Python, NumPy and the backend's generators, and on TensorFlow on a CPU
     deterministic ops (threads would otherwise add numbers in another order from run to run). On a GPU determinism
     costs speed and some ops have no deterministic kernel, so there it is left off, as in the training chapter."""
-    import keras
-
     from alexnet_book.hardware import gpu_available
 
     _check_seed(seed)
@@ -265,52 +264,67 @@ def seed_everything(seed: int) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def recipe(learning_rate: float | None = None, momentum: float | None = None) -> tuple[float, float]:
-    """The learning rate and momentum of a run: the training chapter's (alexnet_book.train.TrainConfig, the
-    paper's 0.01 and 0.9) unless given."""
+@dataclass(frozen=True)
+class Recipe:
+    """How a run trains: SGD's learning rate and momentum, and how fast BatchNormalization's moving averages follow
+    the batches (None: the layers' own momentum, Keras's 0.99). Get the training chapter's with training_recipe."""
+
+    learning_rate: float
+    momentum: float
+    batchnorm_momentum: float | None = None
+
+    def __post_init__(self):
+        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) \
+                or not self.learning_rate > 0:
+            raise ValueError(f"learning_rate must be a number > 0 (the paper's is 0.01), got {self.learning_rate!r}.")
+        if isinstance(self.momentum, bool) or not isinstance(self.momentum, (int, float)) or not 0 <= self.momentum < 1:
+            raise ValueError(f"momentum must be a number in [0, 1) (the paper's is 0.9), got {self.momentum!r}.")
+        if self.batchnorm_momentum is not None and not 0 < self.batchnorm_momentum < 1:
+            raise ValueError(f"batchnorm_momentum must be None or in (0, 1) (Keras's is 0.99), got {self.batchnorm_momentum!r}.")
+
+
+def training_recipe(profile: str | None = None, **changes) -> Recipe:
+    """The training chapter's settings (alexnet_book.train.TrainConfig) at a profile; None gives the paper's own,
+    which the full profile uses. changes replace single settings, e.g. training_recipe(learning_rate=0.001)."""
     from alexnet_book.train import TrainConfig
 
-    learning_rate = TrainConfig.learning_rate if learning_rate is None else learning_rate
-    momentum = TrainConfig.momentum if momentum is None else momentum
-    if isinstance(learning_rate, bool) or not isinstance(learning_rate, (int, float)) or not learning_rate > 0:
-        raise ValueError(f"learning_rate must be a number > 0 (the paper's is 0.01), got {learning_rate!r}.")
-    if isinstance(momentum, bool) or not isinstance(momentum, (int, float)) or not 0 <= momentum < 1:
-        raise ValueError(f"momentum must be a number in [0, 1) (the paper's is 0.9), got {momentum!r}.")
-    return float(learning_rate), float(momentum)
+    config = TrainConfig(profile=profile or "full").resolved()
+    settings = {"learning_rate": config.learning_rate, "momentum": config.momentum,
+                "batchnorm_momentum": getattr(config, "batchnorm_momentum", None)}
+    unknown = sorted(set(changes) - set(settings))
+    if unknown:
+        raise ValueError(f"a recipe has no setting {', '.join(map(repr, unknown))}: its settings are {', '.join(settings)}.")
+    return Recipe(**{**settings, **changes})
 
 
-def compile_with_recipe(model, learning_rate: float, momentum: float) -> None:
-    """Compile a model the way the training chapter does: SGD with momentum, sparse cross-entropy, accuracy."""
-    import keras
-
-    optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
+def compile_with_recipe(model, recipe: Recipe) -> None:
+    """Compile a model the way the training chapter does: SGD with momentum, sparse cross-entropy, accuracy; and
+    set BatchNormalization's momentum where the recipe has one (it is read when the step is traced: before fit)."""
+    if recipe.batchnorm_momentum is not None:
+        for layer in model.layers:
+            if isinstance(layer, keras.layers.BatchNormalization):
+                layer.momentum = recipe.batchnorm_momentum
+    optimizer = keras.optimizers.SGD(learning_rate=recipe.learning_rate, momentum=recipe.momentum)
     model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
 
 
-class _StepTimer:
-    """Seconds of each training step and of each epoch (a Keras callback, made lazily so keras loads late)."""
+class StepTimer(keras.callbacks.Callback):
+    """Seconds of each training step (steps) and of each epoch with its validation (epochs)."""
 
-    @staticmethod
-    def make():
-        import keras
+    def on_train_begin(self, logs=None):
+        self.steps, self.epochs = [], []
 
-        class StepTimer(keras.callbacks.Callback):
-            def on_train_begin(self, logs=None):
-                self.steps, self.epochs = [], []
+    def on_epoch_begin(self, epoch, logs=None):
+        self.epoch_start = time.perf_counter()
 
-            def on_epoch_begin(self, epoch, logs=None):
-                self.epoch_start = time.perf_counter()
+    def on_train_batch_begin(self, batch, logs=None):
+        self.step_start = time.perf_counter()
 
-            def on_train_batch_begin(self, batch, logs=None):
-                self.step_start = time.perf_counter()
+    def on_train_batch_end(self, batch, logs=None):
+        self.steps.append(time.perf_counter() - self.step_start)
 
-            def on_train_batch_end(self, batch, logs=None):
-                self.steps.append(time.perf_counter() - self.step_start)
-
-            def on_epoch_end(self, epoch, logs=None):
-                self.epochs.append(time.perf_counter() - self.epoch_start)
-
-        return StepTimer()
+    def on_epoch_end(self, epoch, logs=None):
+        self.epochs.append(time.perf_counter() - self.epoch_start)
 
 
 def _images_per_second(step_seconds: list[float], train_images: int, batch_size: int) -> float:
@@ -331,8 +345,7 @@ def run_experiment(
     options: Mapping | None = None,
     seed: int = 42,
     target_error: float | None = None,
-    learning_rate: float | None = None,
-    momentum: float | None = None,
+    recipe: Recipe | None = None,
     verbose: int = 0,
 ) -> RunRecord:
     """Build a model, train it briefly with the book's recipe on `data`, and return what it measured.
@@ -346,10 +359,8 @@ def run_experiment(
     seed: the same seed gives the same initial weights, image order and dropout masks, so two runs differ only by
         their options (and on a CPU the same options give the same numbers again).
     target_error: also record the first epoch whose training error is at most this (chapter 4's race).
-    learning_rate, momentum: SGD's (default: the training chapter's, the paper's 0.01 and 0.9).
+    recipe: learning rate, momentum and BatchNormalization's momentum (default: the paper's, training_recipe()).
     """
-    import keras
-
     if not isinstance(data, ExperimentData):
         raise TypeError(f"data must be experiment_data(...)'s ExperimentData, got {type(data).__name__}.")
     if not isinstance(name, str) or not name.strip():
@@ -358,7 +369,9 @@ def run_experiment(
         raise TypeError(f"sizes must be an ExperimentSizes (see experiment_sizes(profile, scale)), got {type(sizes).__name__}.")
     _check_target(target_error)
     _check_seed(seed)
-    learning_rate, momentum = recipe(learning_rate, momentum)
+    recipe = training_recipe() if recipe is None else recipe
+    if not isinstance(recipe, Recipe):
+        raise TypeError(f"recipe must be a Recipe (see training_recipe(profile)), got {type(recipe).__name__}.")
     options = dict(options or {})
 
     started = time.perf_counter()
@@ -374,8 +387,8 @@ def run_experiment(
         raise ValueError(
             f"run {name!r}: the model has {model.outputs[0].shape[-1]} outputs, the data {data.num_classes} classes."
         )
-    compile_with_recipe(model, learning_rate, momentum)
-    timer = _StepTimer.make()
+    compile_with_recipe(model, recipe)
+    timer = StepTimer()
     fitted = model.fit(
         data.x_train, data.y_train, batch_size=sizes.batch_size, epochs=sizes.epochs,
         validation_data=(data.x_validation, data.y_validation), shuffle=True, callbacks=[timer], verbose=verbose,
@@ -400,8 +413,7 @@ def run_experiment(
         validation_images=data.validation_images,
         num_classes=data.num_classes,
         seed=seed,
-        learning_rate=learning_rate,
-        momentum=momentum,
+        recipe=recipe,
         data_source=data.source,
         target_error=target_error,
         epochs_to_target=None if target_error is None else epochs_to_target(history, target_error),
@@ -465,11 +477,16 @@ def comparison_figure(records: Sequence[RunRecord], title: str | None = None, ta
         curves.plot(epochs, 1 - np.asarray(r.history["accuracy"]), marker="o", label=r.name)
     if target_error is not None:
         curves.axhline(target_error, color="black", linestyle="--", linewidth=1)
-        curves.text(1, target_error, f" target {target_error:.0%}", va="bottom", fontsize=9)
+        curves.text(0.55, target_error, f"target {target_error:.0%}", va="bottom", fontsize=9)
+    epochs = max(len(r.history["accuracy"]) for r in records)
+    curves.set_xlim(0.5, epochs + 0.5)
+    if epochs <= 12:
+        curves.set_xticks(range(1, epochs + 1))
+    else:
+        curves.xaxis.get_major_locator().set_params(integer=True)
     curves.set_xlabel("epoch")
     curves.set_ylabel("training error (1 - accuracy)")
     curves.set_ylim(0, 1)
-    curves.xaxis.get_major_locator().set_params(integer=True)
     curves.grid(alpha=0.3)
     curves.legend(fontsize=8)
 
@@ -479,7 +496,7 @@ def comparison_figure(records: Sequence[RunRecord], title: str | None = None, ta
     bars.bar(positions + width / 2, [r.validation_accuracy for r in records], width, label="validation")
     chance = 1 / records[0].num_classes
     bars.axhline(chance, color="tab:red", linestyle=":", linewidth=1.5, label=f"chance ({chance:.0%})")
-    bars.set_xticks(positions, [r.name for r in records], rotation=20, ha="right")
+    bars.set_xticks(positions, [r.name for r in records], rotation=25, ha="right")
     bars.set_ylabel("accuracy")
     bars.set_ylim(0, 1)
     bars.grid(alpha=0.3, axis="y")
