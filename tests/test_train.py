@@ -36,7 +36,7 @@ def standin():
 
 def tiny(folder, **settings):
     values = dict(profile="smoke", architecture="tiny", download=False, output_dir=str(folder), epochs=2,
-                  train_size=600, validation_size=150, test_size=200, verbose=0)
+                  train_size=600, validation_size=150, test_size=200, learning_rate=0.01, verbose=0)
     values.update(settings)
     return TrainConfig(**values)
 
@@ -83,14 +83,12 @@ def test_learning_rate_steps_down_on_a_plateau_at_most_three_times():
     assert (rebuilt.best, rebuilt.wait, rebuilt.reductions) == (1.4, 0, 2)
 
 
-def test_learning_rate_in_the_history_drops_by_ten(tmp_path, standin):
-    # a learning rate so large that the validation loss cannot improve: every epoch is a plateau
-    result = train(tiny(tmp_path / "lr", learning_rate=5.0, plateau_patience=1, epochs=5, train_size=300), data=standin)
-    rates = result.history["learning_rate"]
-    assert rates[0] == pytest.approx(5.0)
-    ratios = [a / b for a, b in zip(rates, rates[1:])]
-    assert all(r == pytest.approx(1.0) or r == pytest.approx(10.0) for r in ratios)
-    assert min(rates) >= 5.0 / 1000 * 0.999 and any(r == pytest.approx(10.0) for r in ratios)
+def test_learning_rate_in_the_history_drops_by_ten_at_most_three_times(tmp_path, standin):
+    # A rate so small, and BatchNormalization statistics frozen (momentum 1), that the validation loss cannot move:
+    # every epoch after the first is a plateau.
+    result = train(tiny(tmp_path / "lr", learning_rate=1e-9, batchnorm_momentum=1.0, plateau_patience=1, epochs=5,
+                        train_size=160), data=standin)
+    assert result.history["learning_rate"] == pytest.approx([1e-9, 1e-9, 1e-10, 1e-11, 1e-12], rel=1e-5)
 
 
 def command(folder, *extra):
@@ -228,4 +226,4 @@ def test_smoke_profile_trains_the_real_alexnet_above_chance(tmp_path):
     assert model.input_shape == (None, 32, 32, 3) and model.get_layer("conv1").output.shape[1:] == (55, 55, 96)
     assert model.get_layer("fc8").output.shape[-1] == 10
     assert result.config.epochs == 3 and result.train_images == 320
-    assert result.test_accuracy > 0.3  # chance is 0.10
+    assert result.test_accuracy > 0.25  # chance is 0.10
