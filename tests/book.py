@@ -2,6 +2,7 @@
 and building the site from the executed copies (so that no notebook runs twice)."""
 from __future__ import annotations
 
+import os
 import shutil
 import subprocess
 import sys
@@ -65,6 +66,9 @@ class Executions:
             import papermill
 
             target = BOOK_COPY / key
+            # Kernels inherit this process's environment; a non-interactive backend there (MPLBACKEND=Agg)
+            # would replace the inline one and every figure would silently vanish from the pages.
+            os.environ.pop("MPLBACKEND", None)
             started = time.perf_counter()
             error = None
             try:

@@ -1,8 +1,4 @@
 """alexnet_book.plots: the numbers behind the figures, and figures built from plain arrays."""
-import os
-
-os.environ.setdefault("MPLBACKEND", "Agg")
-
 import matplotlib
 import numpy as np
 import pytest
