@@ -46,15 +46,13 @@ class LocalResponseNormalization(keras.layers.Layer):
         channels = x.shape[-1]
         if channels is None:
             raise ValueError("LocalResponseNormalization needs a known number of channels (the last axis).")
-        # Windowed sum of squares over the channel axis: pad r zero channels on each side, then add the
-        # 2r + 1 shifted slices. That is 2r + 1 additions per value (5 for the paper) and, unlike a
-        # cumulative-sum difference, it accumulates no rounding error across the channels.
-        squares = ops.square(x)
+        # Windowed sum of squares over the channel axis, as one matrix product with a 0/1 band matrix
+        # (band[i, j] = 1 where |i - j| <= r). It looks wasteful (C multiply-adds per value instead of 2r + 1
+        # additions) but runs as a single BLAS call, several times faster than adding shifted slices.
         r = self.depth_radius
-        padded = ops.pad(squares, [[0, 0]] * (len(x.shape) - 1) + [[r, r]])
-        window_sum = padded[..., 0:channels]
-        for offset in range(1, 2 * r + 1):
-            window_sum = window_sum + padded[..., offset:offset + channels]
+        index = ops.arange(channels)
+        band = ops.cast(ops.abs(index[:, None] - index[None, :]) <= r, "float32")
+        window_sum = ops.matmul(ops.square(x), band)
         scale = ops.power(self.bias + self.alpha * window_sum, -self.beta)
         return ops.cast(x * scale, self.compute_dtype)
 
