@@ -300,12 +300,11 @@ def training_recipe(profile: str | None = None, **changes) -> Recipe:
 def compile_with_recipe(model, recipe: Recipe) -> None:
     """Compile a model the way the training chapter does: SGD with momentum, sparse cross-entropy, accuracy; and
     set BatchNormalization's momentum where the recipe has one (it is read when the step is traced: before fit)."""
+    from alexnet_book.train import compile_for_training, set_batchnorm_momentum
+
     if recipe.batchnorm_momentum is not None:
-        for layer in model.layers:
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.momentum = recipe.batchnorm_momentum
-    optimizer = keras.optimizers.SGD(learning_rate=recipe.learning_rate, momentum=recipe.momentum)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"])
+        set_batchnorm_momentum(model, recipe.batchnorm_momentum)
+    compile_for_training(model, recipe.learning_rate, recipe.momentum)
 
 
 class StepTimer(keras.callbacks.Callback):

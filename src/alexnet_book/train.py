@@ -433,10 +433,28 @@ def build_model(config: TrainConfig, num_classes: int = 10):
             weight_decay=config.weight_decay or None,
         )
     if config.batchnorm_momentum is not None:
-        for layer in _all_layers(model):
-            if isinstance(layer, keras.layers.BatchNormalization):
-                layer.momentum = config.batchnorm_momentum  # read when the step is traced: set before fit
+        set_batchnorm_momentum(model, config.batchnorm_momentum)
     return model
+
+
+def set_batchnorm_momentum(model, momentum: float) -> None:
+    """How fast every BatchNormalization layer's moving averages follow the batches (Keras's default: 0.99)."""
+    for layer in _all_layers(model):
+        if isinstance(layer, keras.layers.BatchNormalization):
+            layer.momentum = momentum  # read when the training step is traced: set it before fit
+
+
+def compile_for_training(model, learning_rate: float, momentum: float, precision: str = "float32",
+                         jit_compile="auto") -> None:
+    """The recipe's optimizer and loss: SGD with momentum, sparse cross-entropy, accuracy.
+
+    Under mixed_float16 the optimizer scales the loss, since float16 gradients underflow without it.
+    """
+    optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
+    if precision == "mixed_float16":
+        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+                  jit_compile=jit_compile)
 
 
 def _all_layers(layer):
@@ -545,10 +563,7 @@ def train(config: TrainConfig | None = None, *, data=None, **settings) -> Traini
         model = build_model(config, num_classes=len(data.class_names))
     finally:
         keras.config.set_dtype_policy(previous_policy)  # the policy stays with the model's layers, not the session
-    optimizer = keras.optimizers.SGD(learning_rate=config.learning_rate, momentum=config.momentum)
-    if precision == "mixed_float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)  # float16 gradients underflow without it
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"], jit_compile=jit)
+    compile_for_training(model, config.learning_rate, config.momentum, precision, jit_compile=jit)
 
     best_so_far = max(past.get("val_accuracy", []), default=None)
     callbacks = [
