@@ -255,13 +255,10 @@ def seed_everything(seed: int) -> None:
     deterministic ops (threads would otherwise add numbers in another order from run to run). On a GPU determinism
     costs speed and some ops have no deterministic kernel, so there it is left off, as in the training chapter."""
     from alexnet_book.hardware import gpu_available
+    from alexnet_book import train
 
     _check_seed(seed)
-    keras.utils.set_random_seed(int(seed))
-    if keras.backend.backend() == "tensorflow" and not gpu_available():
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
+    train.seed_everything(int(seed), deterministic=not gpu_available())
 
 
 @dataclass(frozen=True)

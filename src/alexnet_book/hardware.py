@@ -4,6 +4,7 @@ Backend-neutral: it asks whichever Keras backend is active (TensorFlow, JAX or P
 """
 from __future__ import annotations
 
+import os
 import platform
 
 
@@ -76,6 +77,12 @@ def precision_policy() -> str:
     if capability is not None and capability[0] >= 8:
         return "mixed_bfloat16"
     return "mixed_float16"
+
+
+def describe_device() -> str:
+    """The device a run uses, in a few words: the first GPU's name, or the CPU and its cores."""
+    gpus = gpu_names()
+    return f"GPU: {gpus[0]}" if gpus else f"CPU ({os.cpu_count()} cores)"
 
 
 def describe_environment() -> str:

@@ -29,6 +29,7 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from alexnet_book.hardware import describe_device
 from alexnet_book.profiles import PROFILES
 
 PAPER_LEARNING_RATE = 0.01
@@ -468,13 +469,6 @@ def _all_layers(layer):
 # Training
 
 
-def describe_device() -> str:
-    from alexnet_book.hardware import gpu_names
-
-    gpus = gpu_names()
-    return f"GPU: {gpus[0]}" if gpus else f"CPU ({os.cpu_count()} cores)"
-
-
 def _select(config: TrainConfig, data):
     """The 80/20 split of the training images (seeded, as in the seed), then the profile's subsets."""
     from alexnet_book.data import train_validation_split
@@ -498,8 +492,9 @@ def _select(config: TrainConfig, data):
     )
 
 
-def _seed_everything(config: TrainConfig, deterministic: bool) -> None:
-    keras.utils.set_random_seed(config.seed)  # Python, NumPy and the backend's generators
+def seed_everything(seed: int, deterministic: bool) -> None:
+    """Seed Python, NumPy and the backend's generators; with deterministic, also TensorFlow's op determinism."""
+    keras.utils.set_random_seed(seed)
     if deterministic and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
@@ -556,7 +551,7 @@ def train(config: TrainConfig | None = None, *, data=None, **settings) -> Traini
     past = _read_history(files.history)
     _write_manifest(files, config, data_identity, "running", {"data_description": data.description})
 
-    _seed_everything(config, deterministic)
+    seed_everything(config.seed, deterministic)
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
