@@ -67,15 +67,20 @@ def compute_capability() -> tuple[int, int] | None:
 def precision_policy() -> str:
     """The Keras dtype policy that suits this machine.
 
-    bfloat16 needs Ampere or newer (compute capability 8.0+: A100, H100, L4); older GPUs such as Colab's
-    T4 (7.5) get float16, for which Keras adds loss scaling itself; a CPU stays in float32, where
-    16-bit math is slower, not faster.
+    bfloat16 needs Ampere or newer (compute capability 8.0+: A100, H100, L4); Volta and Turing
+    (7.x, such as Colab's T4 at 7.5) have float16 tensor cores, so they get mixed float16, for which
+    Keras adds loss scaling itself. A GPU below 7.0 (Pascal and older, e.g. a P100 at 6.0 or a
+    GTX 1080 at 6.1) has no tensor cores: 16-bit math gains nothing there, so it stays in float32,
+    as does a CPU, where 16-bit math is slower, not faster. A GPU whose capability the backend does
+    not report (e.g. a ROCm device under JAX) gets mixed float16.
     """
     if not gpu_available():
         return "float32"
     capability = compute_capability()
     if capability is not None and capability[0] >= 8:
         return "mixed_bfloat16"
+    if capability is not None and capability[0] < 7:
+        return "float32"
     return "mixed_float16"
 
 
