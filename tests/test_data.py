@@ -286,3 +286,125 @@ def test_writer_refuses_to_replace_batches(small_cifar):
     folder, (x_train, y_train, x_test, y_test) = small_cifar
     with pytest.raises(FileExistsError, match="already holds"):
         write_python_batches(folder, x_train, y_train, x_test, y_test)
+
+
+# --------------------------------------------------------------------------------------------------
+# Issue 12: any pickle protocol, Python 2's format, corrupt files that used to crash, the download's timeouts
+
+
+def a_batch(rows=3, seed=0):
+    images, labels = random_images(rows, seed)
+    return images, labels, {
+        b"batch_label": b"testing batch 1 of 1",
+        b"labels": [int(label) for label in labels],
+        b"data": np.ascontiguousarray(images.transpose(0, 3, 1, 2).reshape(rows, 3072)),
+        b"filenames": [f"{i:05d}.png".encode() for i in range(rows)],
+    }
+
+
+@pytest.mark.parametrize("protocol", [0, 1, 2, 3, 4, 5])
+@pytest.mark.parametrize("keys", ["bytes", "str"])
+def test_any_pickle_protocol_is_read(tmp_path, protocol, keys):
+    images, labels, batch = a_batch()
+    if keys == "str":
+        batch = {key.decode(): value for key, value in batch.items()}
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps(batch, protocol=protocol))
+    got_images, got_labels = read_batch(path)
+    np.testing.assert_array_equal(got_images, images)
+    assert got_labels.dtype == np.int64 and got_labels.tolist() == labels.tolist()
+
+
+def test_numpy_label_vector_and_big_endian_rows_are_read(tmp_path):
+    images, labels, batch = a_batch()
+    batch[b"labels"] = labels.astype(">i4")
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(pickle.dumps(batch, protocol=2))
+    got_images, got_labels = read_batch(path)
+    np.testing.assert_array_equal(got_images, images)
+    assert got_labels.dtype == np.int64 and got_labels.tolist() == labels.tolist()
+
+
+def python2_pickle(rows: np.ndarray, labels: list) -> bytes:
+    """A batch as Python 2 and numpy 1 wrote the official files: protocol 2, str (bytes) keys and type codes,
+    numpy.core names, the pixels as one BINSTRING."""
+    def short(text: bytes) -> bytes:
+        return b"U" + bytes([len(text)]) + text
+
+    raw = rows.tobytes()
+    return (
+        b"\x80\x02}q\x01(" + short(b"data") + b"q\x02cnumpy.core.multiarray\n_reconstruct\nq\x03cnumpy\nndarray\nq\x04"
+        b"K\x00\x85" + short(b"b") + b"\x87Rq\x05(K\x01K" + bytes([len(rows)]) + b"M\x00\x0c\x86cnumpy\ndtype\nq\x06"
+        + short(b"u1") + b"K\x00K\x01\x87Rq\x07(K\x03" + short(b"|") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89"
+        b"T" + len(raw).to_bytes(4, "little") + raw + b"tb"
+        + short(b"labels") + b"q\x08]q\x09(" + b"".join(b"K" + bytes([label]) for label in labels) + b"e"
+        + short(b"batch_label") + b"q\x0a" + short(b"training batch 1 of 5") + b"u."
+    )
+
+
+def test_python2_format_of_the_official_files_is_read(tmp_path):
+    images, labels, batch = a_batch()
+    payload = python2_pickle(batch[b"data"], batch[b"labels"])
+    assert pickle.loads(payload, encoding="bytes")[b"labels"] == batch[b"labels"]  # the helper writes a real pickle
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(payload)
+    got_images, got_labels = read_batch(path)
+    np.testing.assert_array_equal(got_images, images)
+    assert got_labels.tolist() == labels.tolist()
+
+
+def assert_format_error(path, message=""):
+    with pytest.raises(CIFAR10FormatError, match=message) as caught:
+        read_batch(path)
+    text = str(caught.value)
+    assert str(path) in text and "fresh extract" in text and "pickled dict with b'data'" in text
+    return text
+
+
+def test_corrupt_dtype_state_is_an_error_not_a_crash(tmp_path):
+    """Found by fuzzing: numpy's dtype.__setstate__ with a malformed tuple kills the process (segfault).
+    The reader never hands a pickle's numbers to numpy's own unpickling code."""
+    payload = bytearray(python2_pickle(a_batch()[2][b"data"], [1, 2, 3]))
+    state = b"(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
+    at = payload.index(state)
+    payload[at:at + len(state)] = b"(K\x03U\x01|NJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"  # two Nones fewer
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(bytes(payload))
+    assert_format_error(path, "malformed dtype state")
+
+
+def test_huge_memo_index_is_refused_before_allocating(tmp_path):
+    """Found by fuzzing: one corrupt LONG_BINPUT makes the C unpickler allocate 8 bytes per memo slot up to it."""
+    import tracemalloc
+
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(b"\x80\x04]r" + (50_000_000).to_bytes(4, "little") + b".")
+    tracemalloc.start()
+    try:
+        assert_format_error(path, "memo index 50000000")
+        _, peak = tracemalloc.get_traced_memory()
+    finally:
+        tracemalloc.stop()
+    assert peak < 50_000_000  # not the 400 MB of memo the index asks for
+
+
+@pytest.mark.parametrize(
+    "payload, message",
+    [
+        (pickle.dumps({b"data": np.zeros((2, 3072), object), b"labels": [0, 1]}, protocol=4), "refusing dtype"),
+        (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, True]}, protocol=4), "not all whole"),
+        (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 2**70]}, protocol=4), "0..9"),
+        (pickle.dumps({b"data": [[0] * 3072] * 2, b"labels": [0, 1]}, protocol=4), "got a list"),
+        (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": np.zeros((2, 1), np.int64)}, protocol=4),
+         "one per row"),
+        (b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00xX\x04\x00\x00\x00zlib\x86R.", "refusing _codecs.encode"),
+        (b"\x80\x04cbuiltins\neval\n.", "refusing to load builtins.eval"),
+        # _reconstruct without the BUILD that gives the array its contents
+        (b"\x80\x04}(C\x04datacnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R"
+         b"C\x06labels]u.", "array without its contents|_ArrayWithoutContents"),
+    ],
+)
+def test_more_malformed_batches(tmp_path, payload, message):
+    path = tmp_path / "data_batch_1"
+    path.write_bytes(payload)
+    assert_format_error(path, message)
