@@ -408,3 +408,107 @@ def test_more_malformed_batches(tmp_path, payload, message):
     path = tmp_path / "data_batch_1"
     path.write_bytes(payload)
     assert_format_error(path, message)
+
+
+def test_data_module_uses_no_private_keras_modules():
+    assert "keras.src" not in Path(data.__file__).read_text()
+
+
+def closed_port_url():
+    import socket
+
+    listener = socket.socket()
+    listener.bind(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    listener.close()  # nothing listens there now: a connection is refused at once
+    return f"http://127.0.0.1:{port}/cifar-10-python.tar.gz"
+
+
+def test_the_process_wide_socket_timeout_is_never_touched(monkeypatch, tmp_path):
+    import socket
+
+    calls = []
+    real_set = socket.setdefaulttimeout
+    previous = socket.getdefaulttimeout()
+    real_set(37.0)
+    try:
+        monkeypatch.setattr(socket, "setdefaulttimeout", lambda value: calls.append(value) or real_set(value))
+        monkeypatch.setattr(data, "DOWNLOAD_URL", closed_port_url())
+        reachable, reason = data.download_reachable(data.DOWNLOAD_URL, timeout=1.0)
+        assert not reachable and reason
+        monkeypatch.setattr(data, "download_reachable", lambda *args: (True, ""))  # on to the download itself
+        with pytest.raises(CIFAR10Unavailable, match="Downloading CIFAR-10 from .* failed"):
+            data.download_cifar10(tmp_path / "cache", probe_timeout=1.0, download_timeout=1.0)
+        assert socket.getdefaulttimeout() == 37.0 and calls == []
+    finally:
+        real_set(previous)
+
+
+def test_a_stalled_download_gives_up_after_its_own_timeout(black_hole, monkeypatch, tmp_path):
+    monkeypatch.setattr(data, "download_reachable", lambda *args: (True, ""))
+    started = time.perf_counter()
+    with pytest.raises(CIFAR10Unavailable, match="failed .*timed out"):
+        data.download_cifar10(tmp_path, download_timeout=1.0)
+    assert time.perf_counter() - started < 5
+    assert list((tmp_path / "datasets").iterdir()) == []  # no partial archive left behind
+
+
+@pytest.fixture
+def archive_server(tmp_path):
+    """A local HTTP server with a small CIFAR-10 archive in the official layout; its URL, SHA-256 and hit count."""
+    import hashlib
+    import http.server
+    import tarfile
+    import threading
+
+    x_train, y_train = random_images(10, seed=3)
+    x_test, y_test = random_images(4, seed=4)
+    write_python_batches(tmp_path / "src" / "cifar-10-batches-py", x_train, y_train, x_test, y_test)
+    archive = tmp_path / "cifar-10-python.tar.gz"
+    with tarfile.open(archive, "w:gz") as tar:
+        tar.add(tmp_path / "src" / "cifar-10-batches-py", arcname="cifar-10-batches-py")
+    body = archive.read_bytes()
+    hits = []
+
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def do_GET(self):
+            hits.append(self.path)
+            self.send_response(200)
+            self.send_header("Content-Length", str(len(body)))
+            self.end_headers()
+            self.wfile.write(body)
+
+        def log_message(self, *args):
+            pass
+
+    server = http.server.HTTPServer(("127.0.0.1", 0), Handler)
+    thread = threading.Thread(target=server.serve_forever, daemon=True)
+    thread.start()
+    url = f"http://127.0.0.1:{server.server_address[1]}/cifar-10-python.tar.gz"
+    yield url, hashlib.sha256(body).hexdigest(), hits, x_train
+    server.shutdown()
+    server.server_close()
+
+
+def test_download_checks_the_hash_caches_and_extracts(archive_server, monkeypatch, tmp_path):
+    url, sha256, hits, x_train = archive_server
+    monkeypatch.setattr(data, "DOWNLOAD_URL", url)
+    monkeypatch.setattr(data, "DOWNLOAD_SHA256", sha256)
+    monkeypatch.setattr(data, "download_reachable", lambda *args: (True, ""))
+    cache = tmp_path / "cache"
+    folder = data.download_cifar10(cache, download_timeout=5.0)
+    assert folder.name == "cifar-10-batches-py" and len(hits) == 1
+    assert (cache / "datasets" / f"{data.KERAS_CACHE_NAME}_archive").is_file()
+    np.testing.assert_array_equal(data.read_batch_folder(folder)[0], x_train)
+    monkeypatch.setattr(data, "download_reachable", lambda *args: pytest.fail("a cached archive needs no network"))
+    assert data.download_cifar10(cache) == folder and len(hits) == 1
+
+
+def test_download_with_the_wrong_hash_is_refused_and_not_kept(archive_server, monkeypatch, tmp_path):
+    url, _, hits, _ = archive_server
+    monkeypatch.setattr(data, "DOWNLOAD_URL", url)
+    monkeypatch.setattr(data, "DOWNLOAD_SHA256", "0" * 64)
+    monkeypatch.setattr(data, "download_reachable", lambda *args: (True, ""))
+    with pytest.raises(CIFAR10Unavailable, match="incomplete or corrupt"):
+        data.download_cifar10(tmp_path / "cache", download_timeout=5.0)
+    assert len(hits) == 1 and list((tmp_path / "cache" / "datasets").iterdir()) == []
