@@ -1,6 +1,7 @@
-"""Layers that Keras does not ship: AlexNet's local response normalization.
+"""Layers that Keras does not ship: AlexNet's local response normalization, and a random shift that XLA
+can compile.
 
-Written with `keras.ops` only, so it runs on every Keras 3 backend (TensorFlow, JAX, PyTorch).
+Written with `keras.ops` only, so they run on every Keras 3 backend (TensorFlow, JAX, PyTorch).
 """
 from __future__ import annotations
 
@@ -62,4 +63,50 @@ class LocalResponseNormalization(keras.layers.Layer):
     def get_config(self):
         config = super().get_config()
         config.update(depth_radius=self.depth_radius, bias=self.bias, alpha=self.alpha, beta=self.beta)
+        return config
+
+
+
+@keras.saving.register_keras_serializable(package="alexnet_book")
+class RandomShift(keras.layers.Layer):
+    """Training-time augmentation: shift each image by a random whole number of pixels, up to `max_shift` in
+    each direction, with zero fill; at inference the images pass unchanged.
+
+    The same as padding by `max_shift` and cropping back at a random position, so each of the
+    (2 max_shift + 1)^2 shifts is equally likely (Keras's RandomTranslation, which rounds a random fraction
+    of the side, makes the largest shifts half as likely). It also keeps XLA on: RandomTranslation and
+    RandomCrop declare `supports_jit = False`, which switches XLA off for a whole model with only a warning,
+    while this layer is plain `keras.ops` with the backend's random numbers. The shift is a product with a
+    0/1 selection matrix per axis: out[b, i, j] = x[b, i + dy_b, j + dx_b], and a source pixel outside the
+    image selects nothing (zero fill).
+    """
+
+    def __init__(self, max_shift: int = 4, seed: int | None = None, **kwargs):
+        super().__init__(**kwargs)
+        if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
+            raise ValueError(f"max_shift must be a whole number of pixels >= 0, got {max_shift!r}.")
+        self.max_shift, self.seed = max_shift, seed
+        self.seed_generator = keras.random.SeedGenerator(seed)
+
+    def _selection(self, size: int, shift):
+        """(batch, size, size) 0/1 matrices whose row i picks source index i + shift of its image."""
+        source = ops.arange(size)[None, :] + shift[:, None]
+        return ops.cast(ops.equal(source[:, :, None], ops.arange(size)[None, None, :]), self.compute_dtype)
+
+    def call(self, inputs, training=False):
+        if not training or self.max_shift == 0:
+            return inputs
+        batch, height, width = ops.shape(inputs)[0], inputs.shape[1], inputs.shape[2]
+        dy, dx = (keras.random.randint((batch,), -self.max_shift, self.max_shift + 1, seed=self.seed_generator)
+                  for _ in range(2))
+        rows, columns = self._selection(height, dy), self._selection(width, dx)
+        x = ops.cast(inputs, self.compute_dtype)
+        return ops.einsum("bis,bstc,bjt->bijc", rows, x, columns)
+
+    def compute_output_shape(self, input_shape):
+        return input_shape
+
+    def get_config(self):
+        config = super().get_config()
+        config.update(max_shift=self.max_shift, seed=self.seed)
         return config

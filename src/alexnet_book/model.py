@@ -8,7 +8,7 @@ from __future__ import annotations
 import keras
 
 from alexnet_book.architecture import LayerSpec, alexnet_layers, shape_table
-from alexnet_book.layers import LocalResponseNormalization
+from alexnet_book.layers import LocalResponseNormalization, RandomShift
 
 # What each variant means when an option is left at "default".
 VARIANTS = {
@@ -49,8 +49,9 @@ def build_alexnet(
     raw_image_size: if set (e.g. 32), the model takes uint8 images of that side and, inside the model (so on
         the accelerator), scales them to 0..1 and resizes them bilinearly to input_size.
     augment: with raw_image_size, adds a random shift of up to 4 pixels with zero fill (the same images as
-        padding by 4 and cropping back at random) and a random horizontal flip, at the raw size before the
-        resize. Both are active only in training: predict and evaluate see the images unchanged.
+        padding by 4 and cropping back at random, every shift equally likely; layers.RandomShift, which XLA
+        compiles) and a random horizontal flip, at the raw size before the resize. Both are active only in
+        training: predict and evaluate see the images unchanged.
     normalization: "lrn" puts LocalResponseNormalization (lrn1, lrn2) after the ReLU of conv1 and conv2, where the
         paper has it; "batchnorm" puts BatchNormalization (bn1..bn5) after the ReLU of every conv, where the seed
         has it; None uses neither.
@@ -94,9 +95,7 @@ def build_alexnet(
         inputs = keras.Input((raw_image_size, raw_image_size, 3), dtype="uint8", name="image")
         x = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
         if augment:
-            shift = AUGMENT_SHIFT_PIXELS / raw_image_size  # RandomTranslation takes a fraction of the side
-            x = keras.layers.RandomTranslation(shift, shift, fill_mode="constant", fill_value=0.0,
-                                               interpolation="nearest", name="random_shift")(x)
+            x = RandomShift(AUGMENT_SHIFT_PIXELS, name="random_shift")(x)
             x = keras.layers.RandomFlip("horizontal", name="random_flip")(x)
         x = keras.layers.Resizing(input_size, input_size, interpolation="bilinear", name="resize")(x)
 
