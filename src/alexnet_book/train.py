@@ -1,20 +1,21 @@
 """Training AlexNet on CIFAR-10 the paper's way: the code the training chapter and the command line share.
 
 The recipe (Krizhevsky et al. 2012, section 5): SGD with momentum 0.9, batch 128, learning rate 0.01 divided by 10
-when the validation loss stops improving (at most 3 times), weight decay 0.0005. The paper's weight decay sits
+when the validation error stops improving (at most 3 times), weight decay 0.0005. The paper's weight decay sits
 inside the momentum update (v <- 0.9 v - 0.0005 eps w - eps dL/dw), which is an L2 penalty (0.0005 / 2) ||w||^2
 added to the loss: "coupled" weight decay. Keras's `SGD(weight_decay=...)` is the decoupled kind (it shrinks the
 weights outside the gradient), so the book puts the penalty on the kernels instead (build_alexnet(weight_decay=...)).
 
 A run writes into its own folder (see RunFiles) and can be interrupted at any time: started again with the same
-settings, it resumes after the last finished epoch and keeps one history for all epochs. A folder that holds
-another run is never overwritten unless overwrite=True is passed.
+settings, it resumes after the last committed epoch (EpochCommit) and keeps one history for all epochs. A folder
+that holds another run is never overwritten unless overwrite=True is passed.
 
 Command line: python -m alexnet_book.train --profile smoke --output-dir runs/smoke (or alexnet-book-train).
 """
 from __future__ import annotations
 
 import argparse
+import contextlib
 import csv
 import dataclasses
 import json
@@ -44,6 +45,10 @@ PAPER_BATCH_SIZE = 128
 # first blows up (its loss jumps above 10) and needs epochs to recover; so they start at 0.0003, and they make
 # BatchNormalization's moving averages (used at inference) follow faster than Keras's 0.99, which needs some
 # hundreds of steps to forget its starting values.
+# full: patience 3 because with 10,000 validation images an epoch or two without a new low of the error happen by
+# chance while the network still improves, three in a row rarely; 60 epochs leave room for the three drops (each
+# needs at least `patience` epochs without a new low) and for epochs at the last rate. A choice, not yet measured
+# on CIFAR-10: chapter 6 shows where the drops fell in the run that built it.
 PROFILE_DEFAULTS = {
     "smoke": dict(epochs=3, batch_size=32, learning_rate=0.0003, train_size=320, validation_size=96, test_size=200,
                   augment=False, plateau_patience=1, batchnorm_momentum=0.9),
@@ -66,16 +71,19 @@ class RunFolderError(RuntimeError):
 class RunFiles:
     """The files of a run folder.
 
-    best.keras: the model at its best validation accuracy, a full Keras model file (with optimizer state);
-    load it with keras.models.load_model(path) after `import alexnet_book.layers` (custom layers).
-    history.csv: one row per epoch over every session of the run; run.json: the settings and status;
-    results.json and predictions.npz: the test results; backup/: the resume state, deleted once complete.
+    run.json: the settings, the status ("running" or "complete") and what was in force (precision, XLA);
+    history.csv: one row per epoch over every session of the run;
+    backup/: while the run is going, its last committed epoch (see EpochCommit), deleted once complete;
+    best.keras: the model at its best validation error, a full Keras model file, written when the run completes;
+    load it with keras.models.load_model(path) after `import alexnet_book.layers` (custom layers);
+    results.json and predictions.npz: the test results.
     """
 
     MANIFEST = "run.json"
     HISTORY = "history.csv"
     BEST_CHECKPOINT = "best.keras"
     BACKUP = "backup"
+    BACKUP_STATE = "state.json"
     RESULTS = "results.json"
     PREDICTIONS = "predictions.npz"
     ALL = (MANIFEST, HISTORY, BEST_CHECKPOINT, BACKUP, RESULTS, PREDICTIONS)
@@ -86,6 +94,7 @@ class RunFiles:
         self.history = self.folder / self.HISTORY
         self.best_checkpoint = self.folder / self.BEST_CHECKPOINT
         self.backup = self.folder / self.BACKUP
+        self.backup_state = self.backup / self.BACKUP_STATE
         self.results = self.folder / self.RESULTS
         self.predictions = self.folder / self.PREDICTIONS
 
@@ -213,8 +222,9 @@ class TrainingResult:
     training_seconds: float  # all epochs of the run, across interruptions
     images_per_second: float  # training throughput after the first (compiling) epoch of a session
     device: str
-    precision: str
-    jit_compile: bool
+    precision: str  # the dtype policy in force in the model's layers (in_force), not the one asked for
+    jit_compile: bool  # model.jit_compile after compile: whether XLA really compiled the steps
+    loss_scaling: bool  # whether the optimizer scaled the loss (mixed_float16)
     data_source: str
     data_description: str
     train_images: int
@@ -242,11 +252,25 @@ class TrainingResult:
 # The run folder
 
 
+def _write_atomically(path: Path, text: str) -> None:
+    """Write a file so that a kill at any moment leaves either the old or the new content, never half."""
+    temporary = path.with_name(path.name + ".tmp")
+    with open(temporary, "w") as handle:
+        handle.write(text)
+        handle.flush()
+        os.fsync(handle.fileno())
+    temporary.replace(path)
+
+
 def _read_history(path: Path) -> dict:
     if not path.exists() or path.stat().st_size == 0:
         return {}
     with open(path, newline="") as handle:
-        rows = list(csv.DictReader(handle))
+        return _history_columns(list(csv.DictReader(handle)))
+
+
+def _history_columns(rows: list[dict]) -> dict:
+    """Rows (one dict per epoch) as columns (one list per name), the form TrainingResult.history has."""
     if not rows:
         return {}
     history = {key: [] for key in rows[0]}
@@ -257,33 +281,41 @@ def _read_history(path: Path) -> dict:
     return history
 
 
-def _truncate_history(path: Path, epochs: int) -> None:
-    """Keep the log's rows of epochs 0..epochs-1 only: an epoch after the last backup is trained again."""
-    if not path.exists():
-        return
-    with open(path, newline="") as handle:
-        rows = list(csv.reader(handle))
-    if not rows:
-        return
-    header, body = rows[0], [row for row in rows[1:] if row and int(row[0]) < epochs]
-    with open(path, "w", newline="") as handle:
-        csv.writer(handle).writerows([header] + body if body else [])
+def _write_history(path: Path, rows: list[dict]) -> None:
+    """history.csv, the reader's view of the committed rows (backup/state.json holds the same rows)."""
+    columns = list(dict.fromkeys(key for row in rows for key in row))
+    lines = [",".join(columns)] + [",".join(str(row.get(key, "")) for key in columns) for row in rows]
+    _write_atomically(path, "\n".join(lines) + "\n" if rows else "")
 
 
-def _backup_epoch(files: RunFiles) -> int:
-    """The epoch the last backup was taken after (0 = none)."""
-    for name in ("training_metadata.json", "training_metadata.json.bkp"):
-        path = files.backup / name
-        if path.exists():
-            try:
-                return int(json.loads(path.read_text())["epoch"])
-            except (ValueError, KeyError, TypeError):
-                continue
-    return 0
+def read_backup(files: RunFiles) -> dict | None:
+    """The last committed epoch of an unfinished run (None: no epoch was committed yet).
+
+    Raises RunFolderError where the folder contradicts itself (a state that names missing files, or a history
+    that does not have one row per committed epoch): nothing is changed then, a person has to look.
+    """
+    if not files.backup_state.exists():
+        return None
+    fix = (f"Nothing was changed. Move the folder {files.folder} aside and start the run again, or pass "
+           "overwrite=True (--overwrite) to replace it.")
+    try:
+        state = json.loads(files.backup_state.read_text())
+        epochs, rows = int(state["epochs_done"]), list(state["history"])
+        named = dict.fromkeys([files.backup / state["latest_weights"], files.backup / state["best_weights"]])
+    except (ValueError, KeyError, TypeError) as error:
+        raise RunFolderError(f"{files.backup_state} is not a backup this package wrote ({error!r}). {fix}") from None
+    missing = [path.name for path in named if not path.exists()]
+    if missing:
+        raise RunFolderError(f"{files.backup_state} names {', '.join(missing)}, which is missing. {fix}")
+    if [row.get("epoch") for row in rows] != list(range(epochs)):
+        raise RunFolderError(f"{files.backup_state} records {epochs} epochs but its history does not have one row "
+                             f"for each. {fix}")
+    return state
 
 
 def prepare_run_folder(config: TrainConfig, data_identity: dict) -> tuple[RunFiles, str]:
-    """Claim the folder for this run. Returns the files and what to do: "fresh", "resume" or "reuse"."""
+    """Claim the folder for this run. Returns the files and what to do: "fresh", "resume", "evaluate" (the run
+    is trained but its test results are gone) or "reuse" (the finished run: nothing to do)."""
     files = RunFiles(config.output_dir)
     identity = {**config.identity(), **data_identity}
     folder = files.folder
@@ -296,11 +328,21 @@ def prepare_run_folder(config: TrainConfig, data_identity: dict) -> tuple[RunFil
             except ValueError:
                 manifest = None
         same = manifest is not None and manifest.get("identity") == identity
-        if same and manifest.get("status") == "complete" and files.results.exists() and files.predictions.exists():
-            return files, "reuse"
-        if same:
+        if same and manifest.get("status") == "complete":
+            if files.results.exists() and files.predictions.exists():
+                return files, "reuse"
+            if files.best_checkpoint.exists() and files.history.exists():
+                return files, "evaluate"
+            if not config.overwrite:
+                raise RunFolderError(
+                    f"The output folder {folder} holds a finished run whose best.keras or history.csv is missing, "
+                    "so its results cannot be rebuilt. Nothing was changed. Pass overwrite=True (--overwrite) to "
+                    "train it again, or choose another output folder."
+                )
+        elif same:
+            read_backup(files)  # refuses a folder that contradicts itself before anything is written
             return files, "resume"
-        if not config.overwrite:
+        elif not config.overwrite:
             if manifest is None:
                 what = f"holds files of something else ({', '.join(contents[:5])}{'...' if len(contents) > 5 else ''})"
             else:
@@ -328,9 +370,7 @@ def _write_manifest(files: RunFiles, config: TrainConfig, data_identity: dict, s
         "config": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(config).items()},
         **(extra or {}),
     }
-    temporary = files.manifest.with_suffix(".json.tmp")
-    temporary.write_text(json.dumps(manifest, indent=2))
-    temporary.replace(files.manifest)  # atomic: a kill never leaves half a manifest
+    _write_atomically(files.manifest, json.dumps(manifest, indent=2))
 
 
 # --------------------------------------------------------------------------------------------------
@@ -338,26 +378,28 @@ def _write_manifest(files: RunFiles, config: TrainConfig, data_identity: dict, s
 
 
 class StepDownOnPlateau(keras.callbacks.Callback):
-    """The paper's schedule: divide the learning rate by 10 when the validation loss has not improved for
-    `patience` epochs, at most 3 times (so it ends at learning_rate / 1000). Logs each epoch's rate.
+    """The paper's schedule: divide the learning rate by 10 "when the validation error rate stopped improving",
+    here when it has not reached a new low for `patience` epochs, at most 3 times (so it ends at
+    learning_rate / 1000). Logs each epoch's rate.
 
-    Its state is a function of the validation losses so far, so a resumed run rebuilds it from the history
-    (past_losses); Keras's ReduceLROnPlateau would start counting afresh after an interruption.
+    It watches the validation error (1 - val_accuracy), not val_loss: in Keras 3 val_loss includes the weight
+    penalty, which the decay shrinks every epoch, so val_loss keeps "improving" while the error stands still.
+    Its state is a function of the validation errors so far, so a resumed run rebuilds it from the history
+    (past_errors); Keras's ReduceLROnPlateau would start counting afresh after an interruption.
     """
 
     def __init__(self, patience: int, divisor: float = LR_DIVISOR, max_reductions: int = MAX_LR_REDUCTIONS,
-                 min_delta: float = 1e-4, past_losses=()):
+                 past_errors=()):
         super().__init__()
-        self.patience, self.divisor = patience, divisor
-        self.max_reductions, self.min_delta = max_reductions, min_delta
+        self.patience, self.divisor, self.max_reductions = patience, divisor, max_reductions
         self.best, self.wait, self.reductions = math.inf, 0, 0
-        for loss in past_losses:
-            self.update(loss)
+        for error in past_errors:
+            self.update(error)
 
-    def update(self, loss: float) -> bool:
-        """Take one epoch's validation loss; True when the rate must drop now."""
-        if loss < self.best - self.min_delta:
-            self.best, self.wait = loss, 0
+    def update(self, error: float) -> bool:
+        """Take one epoch's validation error; True when the rate must drop now."""
+        if error < self.best:
+            self.best, self.wait = error, 0
             return False
         self.wait += 1
         if self.wait >= self.patience and self.reductions < self.max_reductions:
@@ -370,32 +412,83 @@ class StepDownOnPlateau(keras.callbacks.Callback):
         optimizer = self.model.optimizer
         # the rate this epoch ran with, logged before any change
         logs["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-        loss = logs.get("val_loss")
-        if loss is not None and self.update(float(loss)):
+        if "val_accuracy" in logs and self.update(1.0 - float(logs["val_accuracy"])):
             optimizer.learning_rate = logs["learning_rate"] / self.divisor
 
 
 class EpochTimer(keras.callbacks.Callback):
-    """Adds epoch_seconds (the whole epoch: training, validation and the callbacks before this one, such as saving
-    checkpoints) and train_seconds (the training steps only) to each epoch's log, and warmup = 1 on the first epoch
-    of a session (it includes tracing and compiling)."""
+    """Adds epoch_seconds (training and validation), train_seconds (the training steps only) and warmup (1 on
+    the first epoch of a session, which includes tracing and compiling) to each epoch's log.
+
+    It waits for the last training step once per epoch, when validation begins, and never per step: a callback
+    with a per-batch hook makes Keras wait for every step, which a fast GPU notices.
+    """
 
     def __init__(self):
         super().__init__()
         self.first = True
 
     def on_epoch_begin(self, epoch, logs=None):
-        self.start = self.last_step = time.perf_counter()
+        self.start, self.train_end = time.perf_counter(), None
 
-    def on_train_batch_end(self, batch, logs=None):
-        self.last_step = time.perf_counter()
+    def on_test_begin(self, logs=None):
+        if self.train_end is None:  # validation inside fit (an evaluate() outside fit has no epoch)
+            keras.ops.convert_to_numpy(self.model.optimizer.iterations)  # the last step has finished
+            self.train_end = time.perf_counter()
 
     def on_epoch_end(self, epoch, logs=None):
         logs = logs if logs is not None else {}
-        logs["epoch_seconds"] = time.perf_counter() - self.start
-        logs["train_seconds"] = self.last_step - self.start
+        now = time.perf_counter()
+        logs["epoch_seconds"] = now - self.start
+        logs["train_seconds"] = (self.train_end or now) - self.start
         logs["warmup"] = int(self.first)
         self.first = False
+
+
+class EpochCommit(keras.callbacks.Callback):
+    """Makes every finished epoch durable, in one step that a kill cannot split.
+
+    After each epoch: the weights (with the optimizer's momentum, step count and learning rate) go to a new
+    file backup/epoch-N.weights.h5; then backup/state.json is replaced in one atomic rename. That rename is the
+    commit: the state names the latest and the best weights and holds the history rows. history.csv is written
+    from it afterwards, as a view. A kill before the rename leaves the previous commit whole (the new weights
+    file is ignored and removed on resume); a kill after it loses nothing. The best weights are those of the
+    lowest validation error so far (the first such epoch).
+    """
+
+    def __init__(self, files: RunFiles, state: dict | None = None):
+        super().__init__()
+        self.files = files
+        state = state or {}
+        self.rows = list(state.get("history", []))
+        self.best_weights = state.get("best_weights")
+        self.best_error = min((1.0 - row["val_accuracy"] for row in self.rows), default=math.inf)
+
+    def on_epoch_end(self, epoch, logs=None):
+        started = time.perf_counter()
+        self.files.backup.mkdir(parents=True, exist_ok=True)
+        latest = f"epoch-{epoch + 1}.weights.h5"
+        self.model.save_weights(str(self.files.backup / latest), overwrite=True)
+        row = {"epoch": epoch, **{key: float(value) for key, value in (logs or {}).items()}}
+        error = 1.0 - row.get("val_accuracy", 0.0)
+        if error < self.best_error:
+            self.best_error, self.best_weights = error, latest
+        row["checkpoint_seconds"] = time.perf_counter() - started
+        self.rows.append(row)
+        self.commit({"epochs_done": epoch + 1, "latest_weights": latest, "best_weights": self.best_weights,
+                     "history": self.rows})
+        _write_history(self.files.history, self.rows)
+        remove_unreferenced_weights(self.files, {latest, self.best_weights})
+
+    def commit(self, state: dict) -> None:
+        _write_atomically(self.files.backup_state, json.dumps(state))
+
+
+def remove_unreferenced_weights(files: RunFiles, keep: set) -> None:
+    """Delete backup weight files that the committed state does not name (superseded, or never committed)."""
+    for path in files.backup.glob("*.weights.h5"):
+        if path.name not in keep:
+            path.unlink()
 
 
 # --------------------------------------------------------------------------------------------------
@@ -447,15 +540,29 @@ def set_batchnorm_momentum(model, momentum: float) -> None:
 
 def compile_for_training(model, learning_rate: float, momentum: float, precision: str = "float32",
                          jit_compile="auto") -> None:
-    """The recipe's optimizer and loss: SGD with momentum, sparse cross-entropy, accuracy.
+    """The recipe's optimizer and loss: SGD with momentum, sparse cross-entropy, accuracy, and the
+    cross-entropy alone as a metric (the loss Keras reports also holds the weight penalty).
 
     Under mixed_float16 the optimizer scales the loss, since float16 gradients underflow without it.
+    Ask in_force(model) afterwards what really runs: Keras can switch XLA off with only a warning.
     """
     optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
     if precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=["accuracy"],
+    metrics = ["accuracy", keras.metrics.SparseCategoricalCrossentropy(name="cross_entropy")]
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=metrics,
                   jit_compile=jit_compile)
+
+
+def in_force(model) -> dict:
+    """What a compiled model really runs with, never what was asked for: the dtype policy of its layers with
+    weights, whether XLA compiles its steps (model.jit_compile) and whether the loss is scaled."""
+    policies = sorted({layer.dtype_policy.name for layer in _all_layers(model) if layer.weights})
+    return {
+        "precision": "+".join(policies),
+        "jit_compile": bool(model.jit_compile),
+        "loss_scaling": isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer),
+    }
 
 
 def _all_layers(layer):
@@ -502,15 +609,106 @@ def seed_everything(seed: int, deterministic: bool) -> None:
         tf.config.experimental.enable_op_determinism()
 
 
-def _results_from_folder(config, files: RunFiles, wall_start: float) -> TrainingResult:
+class TrainingOutOfMemory(RuntimeError):
+    """The device ran out of memory; the message says what a batch costs and what to change."""
+
+
+def _is_out_of_memory(error: BaseException) -> bool:
+    # TensorFlow: ResourceExhaustedError; JAX/XLA: "RESOURCE_EXHAUSTED: Out of memory ..."; PyTorch: OutOfMemoryError
+    text = f"{type(error).__name__}: {error}"
+    return any(sign in text for sign in ("ResourceExhausted", "RESOURCE_EXHAUSTED", "OutOfMemoryError")) \
+        or "out of memory" in text.lower()
+
+
+def training_memory(model, batch_size: int) -> dict:
+    """Rough bytes a training step needs: every layer's output for a batch (kept for the backward pass), and
+    the weights, their gradients and the momentum in float32."""
+    bytes_per_value = {"float16": 2, "bfloat16": 2}.get(model.get_layer(index=-2).compute_dtype, 4)
+    values_per_image = sum(math.prod(layer.output.shape[1:]) for layer in model.layers[1:])
+    return {"activations": batch_size * values_per_image * bytes_per_value,
+            "weights_gradients_momentum": 3 * 4 * model.count_params()}
+
+
+@contextlib.contextmanager
+def explain_out_of_memory(model, config: TrainConfig, device: str):
+    """Turn a backend's out-of-memory error into TrainingOutOfMemory with a message that says what to do."""
+    try:
+        yield
+    except Exception as error:
+        if not _is_out_of_memory(error):
+            raise
+        need = training_memory(model, config.batch_size)
+        smaller = max(config.batch_size // 2, 1)
+        raise TrainingOutOfMemory(
+            f"Training ran out of memory on {device} with batches of {config.batch_size}. At this precision the "
+            f"layer outputs of one batch take about {need['activations'] / 1e6:,.0f} MB and the weights, their "
+            f"gradients and the momentum about {need['weights_gradients_momentum'] / 1e6:,.0f} MB. Train with a "
+            f"smaller batch (batch_size={smaller} / --batch-size {smaller}; the first figure halves with it) in "
+            f"another output folder, or free the device (other notebooks, processes). The epochs already "
+            f"finished in {config.output_dir} are kept. The backend said: {str(error).splitlines()[0][:300]}"
+        ) from None
+
+
+def _settings(config: TrainConfig | None, settings: dict) -> TrainConfig:
+    if config is None:
+        config = TrainConfig(**settings)
+    elif settings:
+        config = dataclasses.replace(config, **settings)
+    return config.resolved()
+
+
+def _build_and_compile(config: TrainConfig, num_classes: int, precision: str, jit: bool):
+    previous_policy = keras.config.dtype_policy()
+    keras.config.set_dtype_policy(precision)
+    try:
+        model = build_model(config, num_classes=num_classes)
+    finally:
+        keras.config.set_dtype_policy(previous_policy)  # the policy stays with the model's layers, not the session
+    compile_for_training(model, config.learning_rate, config.momentum, precision, jit_compile=jit)
+    return model
+
+
+def _restore(model, files: RunFiles, state: dict) -> None:
+    """Load the committed epoch's weights and optimizer state (momentum, step count, learning rate)."""
+    model.optimizer.build(model.trainable_variables)  # its variables must exist to be loaded into
+    model.load_weights(str(files.backup / state["latest_weights"]))
+
+
+def _timing(history: dict, train_images: int) -> dict:
+    steady = [i for i, w in enumerate(history.get("warmup", [])) if not w]
+    timed = steady or list(range(len(history.get("train_seconds", []))))
+    train_time = sum(history["train_seconds"][i] for i in timed) if timed else math.nan
+    return {
+        "training_seconds": float(sum(history.get("epoch_seconds", []))),
+        "images_per_second": train_images * len(timed) / train_time if timed and train_time > 0 else math.nan,
+    }
+
+
+def _evaluate_and_record(config, files, model, history, x_test, y_test, test_indices, summary) -> TrainingResult:
+    """Test the best weights, then write predictions, results and the finished best.keras; mark the run complete."""
+    best_epoch = int(np.argmax(history["val_accuracy"])) + 1 if history.get("val_accuracy") else config.epochs
+    probabilities = model.predict(x_test, batch_size=max(config.batch_size, 64), verbose=0).astype(np.float32)
+    y_pred = probabilities.argmax(axis=1)
+    summary = dict(
+        summary, test_accuracy=float(np.mean(y_pred == y_test)),
+        test_loss=float(-np.mean(np.log(np.clip(probabilities[np.arange(len(y_test)), y_test], 1e-12, 1.0)))),
+        best_epoch=best_epoch, evaluated_weights=f"best validation error (epoch {best_epoch})",
+        **_timing(history, summary["train_images"]),
+    )
+    np.savez_compressed(files.predictions, y_true=y_test, y_pred=y_pred, probabilities=probabilities,
+                        test_indices=test_indices)
+    files.results.write_text(json.dumps(summary, indent=2))
+    return TrainingResult(config=config, history=history, y_true=y_test, y_pred=y_pred, probabilities=probabilities,
+                          test_indices=test_indices, reused=False, output_dir=files.folder, model=model,
+                          wall_seconds=math.nan, **summary)
+
+
+def _results_from_folder(config, files: RunFiles) -> TrainingResult:
     saved = json.loads(files.results.read_text())
     arrays = np.load(files.predictions)
-    saved["wall_seconds"] = time.perf_counter() - wall_start
-    saved["config"] = config
-    saved["output_dir"] = files.folder
-    saved["reused"] = True
-    saved["history"] = _read_history(files.history)
-    return TrainingResult(**saved, **{k: arrays[k] for k in ("y_true", "y_pred", "probabilities", "test_indices")})
+    return TrainingResult(config=config, history=_read_history(files.history), reused=True, output_dir=files.folder,
+                          wall_seconds=math.nan, **saved,
+                          **{k: arrays[k] for k in ("y_true", "y_pred", "probabilities", "test_indices")})
 
 
 def train(config: TrainConfig | None = None, *, data=None, **settings) -> TrainingResult:
@@ -518,13 +716,12 @@ def train(config: TrainConfig | None = None, *, data=None, **settings) -> Traini
 
     train(TrainConfig(profile="smoke", output_dir="runs/x")) or train(profile="smoke", output_dir="runs/x").
     data: an alexnet_book.data.CIFAR10 already loaded (else load_cifar10 is called with the config's data_dir).
+    The steps: load and split the data; claim the run folder; build and compile the model (restoring the last
+    committed epoch of an interrupted run); fit with the schedule and the per-epoch commit; test the best
+    weights; write the results.
     """
     wall_start = time.perf_counter()
-    if config is None:
-        config = TrainConfig(**settings)
-    elif settings:
-        config = dataclasses.replace(config, **settings)
-    config = config.resolved()
+    config = _settings(config, settings)
     from alexnet_book.data import load_cifar10
     from alexnet_book.hardware import gpu_available, precision_policy
 
@@ -545,75 +742,49 @@ def train(config: TrainConfig | None = None, *, data=None, **settings) -> Traini
         if config.verbose:
             print(f"{files.folder} holds this finished run: its results are loaded, nothing is trained again "
                   "(pass overwrite=True to train it again).")
-        return _results_from_folder(config, files, wall_start)
-    resume_epoch = _backup_epoch(files) if action == "resume" else 0
-    _truncate_history(files.history, resume_epoch)
-    past = _read_history(files.history)
-    _write_manifest(files, config, data_identity, "running", {"data_description": data.description})
+        return dataclasses.replace(_results_from_folder(config, files), wall_seconds=time.perf_counter() - wall_start)
+    device = describe_device()
+    summary = dict(device=device, data_source=data.source, data_description=data.description,
+                   train_images=len(x_train), validation_images=len(x_val))
+    if action == "evaluate":  # trained and complete, but its test results were deleted: test again, train nothing
+        import alexnet_book.layers  # noqa: F401  (registers the custom layers for loading)
 
+        manifest = json.loads(files.manifest.read_text())
+        model = keras.models.load_model(files.best_checkpoint)
+        summary.update(manifest["in_force"], resumed_from_epoch=manifest["resumed_from_epoch"])
+        result = _evaluate_and_record(config, files, model, _read_history(files.history), x_test, y_test,
+                                      test_indices, summary)
+        return dataclasses.replace(result, wall_seconds=time.perf_counter() - wall_start)
+
+    state = read_backup(files) if action == "resume" else None
+    resume_epoch = state["epochs_done"] if state else 0
     seed_everything(config.seed, deterministic)
-    previous_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(precision)
-    try:
-        model = build_model(config, num_classes=len(data.class_names))
-    finally:
-        keras.config.set_dtype_policy(previous_policy)  # the policy stays with the model's layers, not the session
-    compile_for_training(model, config.learning_rate, config.momentum, precision, jit_compile=jit)
+    model = _build_and_compile(config, len(data.class_names), precision, jit)
+    if state:
+        _restore(model, files, state)
+        _write_history(files.history, state["history"])  # the committed rows, whatever the view said
+    remove_unreferenced_weights(files, {state["latest_weights"], state["best_weights"]} if state else set())
+    summary.update(in_force(model), resumed_from_epoch=resume_epoch)
+    extra = {"data_description": data.description, "in_force": in_force(model), "resumed_from_epoch": resume_epoch}
+    _write_manifest(files, config, data_identity, "running", extra)
 
-    best_so_far = max(past.get("val_accuracy", []), default=None)
-    callbacks = [
-        StepDownOnPlateau(config.plateau_patience, past_losses=past.get("val_loss", [])),
-        keras.callbacks.ModelCheckpoint(
-            str(files.best_checkpoint), monitor="val_accuracy", mode="max", save_best_only=True,
-            initial_value_threshold=best_so_far,
-        ),
-        # weights, optimizer state (momentum, learning rate) and the epoch, after every epoch; kept until the
-        # results are written, so that a run killed at any moment can go on
-        keras.callbacks.BackupAndRestore(str(files.backup), double_checkpoint=True, delete_checkpoint=False),
-        EpochTimer(),  # after the savers: an epoch's seconds include writing its checkpoints
-        keras.callbacks.CSVLogger(str(files.history), append=True),  # last: a logged epoch is a backed-up epoch
-    ]
+    past_errors = [1.0 - row["val_accuracy"] for row in (state or {}).get("history", [])]
+    commit = EpochCommit(files, state)
+    callbacks = [EpochTimer(), StepDownOnPlateau(config.plateau_patience, past_errors=past_errors), commit]
     if config.verbose and resume_epoch:
         print(f"Resuming the run in {files.folder} after epoch {resume_epoch} of {config.epochs}.")
-    model.fit(
-        x_train, y_train, batch_size=config.batch_size, epochs=config.epochs, validation_data=(x_val, y_val),
-        shuffle=True, callbacks=callbacks, verbose=config.verbose,
-    )
-
-    history = _read_history(files.history)
-    best_epoch = int(np.argmax(history["val_accuracy"])) + 1 if history.get("val_accuracy") else config.epochs
-    if files.best_checkpoint.exists():
-        model.load_weights(str(files.best_checkpoint))
-        evaluated = f"best validation accuracy (epoch {best_epoch})"
-    else:
-        evaluated = "last epoch"
-    probabilities = model.predict(x_test, batch_size=max(config.batch_size, 64), verbose=0).astype(np.float32)
-    y_pred = probabilities.argmax(axis=1)
-    test_accuracy = float(np.mean(y_pred == y_test))
-    test_loss = float(-np.mean(np.log(np.clip(probabilities[np.arange(len(y_test)), y_test], 1e-12, 1.0))))
-
-    steady = [i for i, w in enumerate(history.get("warmup", [])) if not w]
-    timed = steady or list(range(len(history.get("train_seconds", []))))
-    train_time = sum(history["train_seconds"][i] for i in timed) if timed else math.nan
-    images_per_second = len(x_train) * len(timed) / train_time if timed and train_time > 0 else math.nan
-    summary = dict(
-        test_accuracy=test_accuracy, test_loss=test_loss, best_epoch=best_epoch, evaluated_weights=evaluated,
-        training_seconds=float(sum(history.get("epoch_seconds", []))), images_per_second=images_per_second,
-        device=describe_device(), precision=precision, jit_compile=jit, data_source=data.source,
-        data_description=data.description, train_images=len(x_train), validation_images=len(x_val),
-        resumed_from_epoch=resume_epoch,
-    )
-    np.savez_compressed(files.predictions, y_true=y_test, y_pred=y_pred, probabilities=probabilities,
-                        test_indices=test_indices)
-    wall_seconds = time.perf_counter() - wall_start
-    files.results.write_text(json.dumps({**summary, "wall_seconds": wall_seconds}, indent=2))
-    _write_manifest(files, config, data_identity, "complete", {"data_description": data.description})
-    shutil.rmtree(files.backup, ignore_errors=True)  # the run is complete: best.keras and the log remain
-    return TrainingResult(
-        config=config, history=history, y_true=y_test, y_pred=y_pred, probabilities=probabilities,
-        test_indices=test_indices, wall_seconds=wall_seconds, reused=False, output_dir=files.folder, model=model,
-        **summary,
-    )
+    with explain_out_of_memory(model, config, device):
+        model.fit(
+            x_train, y_train, batch_size=config.batch_size, epochs=config.epochs, initial_epoch=resume_epoch,
+            validation_data=(x_val, y_val), shuffle=True, callbacks=callbacks, verbose=config.verbose,
+        )
+        model.load_weights(str(files.backup / commit.best_weights))
+        history = _history_columns(commit.rows)
+        result = _evaluate_and_record(config, files, model, history, x_test, y_test, test_indices, summary)
+    model.save(str(files.best_checkpoint))
+    _write_manifest(files, config, data_identity, "complete", extra)
+    shutil.rmtree(files.backup, ignore_errors=True)  # the run is complete: best.keras and the history remain
+    return dataclasses.replace(result, wall_seconds=time.perf_counter() - wall_start)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -634,16 +805,17 @@ def _parser() -> argparse.ArgumentParser:
     flag("epochs", type=int, help="epochs (default: the profile's)")
     flag("batch_size", type=int, help="images per step (default: the profile's; full: 128 as the paper)")
     flag("learning_rate", type=float, help="initial learning rate (default: the profile's; full: 0.01 as the paper)")
-    flag("momentum", type=float, default=0.9, help="SGD momentum (default: 0.9)")
-    flag("weight_decay", type=float, default=0.0005, help="coupled weight decay, an L2 penalty wd/2*|w|^2 (default: 0.0005)")
-    flag("seed", type=int, default=42, help="random seed (default: 42)")
+    flag("momentum", type=float, default=PAPER_MOMENTUM, help=f"SGD momentum (default: {PAPER_MOMENTUM})")
+    flag("weight_decay", type=float, default=PAPER_WEIGHT_DECAY,
+         help=f"coupled weight decay, an L2 penalty wd/2*|w|^2 (default: {PAPER_WEIGHT_DECAY})")
+    flag("seed", type=int, default=TrainConfig.seed, help=f"random seed (default: {TrainConfig.seed})")
     flag("data_dir", help="folder with CIFAR-10's python batches (default: $ALEXNET_BOOK_CIFAR10_DIR, else download)")
     flag("output_dir", default="runs/training", help="folder of the run (default: runs/training)")
     flag("train_size", type=int, help="training images (default: the profile's)")
     flag("validation_size", type=int, help="validation images (default: the profile's)")
     flag("test_size", type=int, help="test images (default: the profile's)")
-    flag("augment", action=argparse.BooleanOptionalAction, default=None, help="random translation and flips")
-    flag("plateau_patience", type=int, help="epochs without a better validation loss before the rate drops")
+    flag("augment", action=argparse.BooleanOptionalAction, default=None, help="random shifts and flips")
+    flag("plateau_patience", type=int, help="epochs without a lower validation error before the rate drops")
     flag("batchnorm_momentum", type=float, help="momentum of BatchNormalization's moving averages (default: the profile's)")
     flag("precision", default="auto", choices=PRECISIONS, help="dtype policy (default: auto, by hardware)")
     flag("jit_compile", default="auto", choices=("auto", "on", "off"), help="XLA (default: auto, on with a GPU)")
@@ -675,7 +847,7 @@ def main(argv=None) -> int:
     config = config_from_args(argv)
     try:
         result = train(config)
-    except (ValueError, CIFAR10Error, RunFolderError) as error:
+    except (ValueError, CIFAR10Error, RunFolderError, TrainingOutOfMemory) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
     print(
