@@ -36,29 +36,52 @@ def benchmark():
 
 
 def test_dry_run_with_a_peer_at_the_same_batch(benchmark, tmp_path, capsys):
+    from alexnet_book.recorded_benchmarks import check_record
+    from alexnet_book.train import PROFILE_DEFAULTS
+
     peer = tmp_path / "fake_peer.py"
     peer.write_text(FAKE_PEER)
     out = tmp_path / "figures.json"
     code = benchmark.main(["--images", "320", "--test-images", "32", "--epochs", "2", "--architecture", "tiny",
-                           "--peer-script", str(peer), "--json", str(out)])
+                           "--peer-script", str(peer), "--json", str(out), "--matmul-size", "256"])
     assert code == 0
-    figures = json.loads(out.read_text())
-    book = figures["book_images_per_second"]
-    assert book > 0 and figures["batch_size"] == 128 and figures["train_images"] == 256
-    assert figures["precision"] == "float32" and figures["projection"] == "measured"
-    assert all(key.startswith(("torch_b128", "keras_jax_b128")) for key in figures["peer"])  # the book's batch
-    assert figures["ratios"]["book_over_torch_compile"] == pytest.approx(book / 400.0)
-    assert figures["ratios"]["book_over_seed_like_feed"] == pytest.approx(book / 100.0)
-    first, second = figures["epoch_seconds"]
-    scale = 50_000 / 320
-    assert figures["projected_50_epoch_cifar10_seconds"] == pytest.approx((first + 49 * second) * scale)
+    record = check_record(json.loads(out.read_text()), out.name)  # the recorded format, as saved
+    book = record["runs"][0]
+    assert book["name"].startswith("the book") and book["images_per_second"] > 0 and book["batch"] == 128
+    assert book["precision"] == "float32" and record["book"]["train_images"] == 256
+    assert record["book"]["projection"]["how"] == "measured" and record["resume_check"]["passed"]
+    peers = {run["peer_key"]: run for run in record["runs"][1:]}
+    assert set(peers) == {"torch_b128_fp32_compile", "torch_b128_fp32", "keras_jax_b128_float32_resize_in_model_spe1",
+                          "keras_jax_b32_float32_host_227_float32_spe1"}  # the book's batch and precision; the seed's
+    assert record["ratios"]["book_over_torch_compile"] == pytest.approx(book["images_per_second"] / 400.0)
+    assert record["ratios"]["book_over_seed_like_feed"] == pytest.approx(book["images_per_second"] / 100.0)
+    history = {key: record["book"][key] for key in ("epoch_seconds", "checkpoint_seconds")}
+    first, second = history["epoch_seconds"]
+    epochs, checkpoint = PROFILE_DEFAULTS["full"]["epochs"], sum(history["checkpoint_seconds"]) / 2
+    assert record["projection"]["epochs"] == epochs
+    assert record["projection"]["seconds"] == pytest.approx((first + (epochs - 1) * second) * 50_000 / 320
+                                                            + epochs * checkpoint)
+    assert record["utilization"] == pytest.approx(
+        book["images_per_second"] * record["training_flop_per_image"] / record["matmul"]["flop_per_second"])
+    assert record["date"] and record["commit"] and record["software"]["keras"]
     printed = capsys.readouterr().out
-    assert "RESULT book" in printed and "RATIO book_over_torch_compile" in printed and "PROJECTED 50 epochs" in printed
+    assert "RESULT book" in printed and "RATIO book_over_torch_compile" in printed and "PROJECTED full profile" in printed
 
 
 def test_projection_from_a_single_epoch_says_it_overestimates(benchmark):
-    seconds, how = benchmark.projected_seconds({"epoch_seconds": [12.0], "warmup": [1]}, 50)
-    assert seconds == 600.0 and "overestimate" in how
+    history = {"epoch_seconds": [12.0], "warmup": [1], "checkpoint_seconds": [1.0]}
+    seconds, how = benchmark.projected_seconds(history, 50)
+    assert seconds == 650.0 and "overestimate" in how
+
+
+def test_an_output_folder_holding_another_run_is_refused(benchmark, tmp_path, capsys):
+    folder = tmp_path / "mine"
+    folder.mkdir()
+    (folder / "notes.txt").write_text("keep")
+    code = benchmark.main(["--images", "64", "--epochs", "2", "--architecture", "tiny", "--no-peer",
+                           "--no-resume-check", "--output-dir", str(folder)])
+    assert code == 2 and "holds files of something else" in capsys.readouterr().err
+    assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
 
 
 def test_missing_peer_script_is_a_clear_error(benchmark, tmp_path, capsys):

@@ -1,9 +1,10 @@
-"""LocalResponseNormalization: the paper's formula, TensorFlow's op with the paper's constants, serialisation."""
+"""LocalResponseNormalization: the paper's formula, TensorFlow's op with the paper's constants, serialisation.
+RandomShift: pad-and-crop, every shift equally likely, unchanged at inference, and XLA stays on."""
 import keras
 import numpy as np
 import pytest
 
-from alexnet_book.layers import LocalResponseNormalization
+from alexnet_book.layers import LocalResponseNormalization, RandomShift
 
 PAPER = dict(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
 
@@ -119,3 +120,63 @@ def test_gradients_flow_through_the_layer_in_training():
     assert history.history["loss"][-1] < history.history["loss"][0]
     conv_kernel_after = keras.ops.convert_to_numpy(model.trainable_weights[0])
     assert not np.allclose(conv_kernel_after, before[0])  # the conv below the LRN received gradients
+
+
+def shifts_found(images, shifted, max_shift=4):
+    """For each image, the (dy, dx) whose pad-and-crop gives the shifted image (exactly one must)."""
+    found = []
+    for image, out in zip(images, shifted):
+        padded = np.pad(image, ((max_shift, max_shift), (max_shift, max_shift), (0, 0)))
+        side = image.shape[0]
+        matches = [(dy, dx) for dy in range(-max_shift, max_shift + 1) for dx in range(-max_shift, max_shift + 1)
+                   if np.array_equal(padded[max_shift + dy:max_shift + dy + side,
+                                            max_shift + dx:max_shift + dx + side], out)]
+        assert len(matches) == 1, matches
+        found.append(matches[0])
+    return found
+
+
+def test_random_shift_is_pad_and_crop_with_every_shift_equally_likely():
+    rng = np.random.default_rng(0)
+    images = rng.integers(1, 256, size=(1620, 12, 12, 2)).astype("float32")  # no zeros: the fill is visible
+    shifted = keras.ops.convert_to_numpy(RandomShift(4, seed=3)(images, training=True))
+    counts = np.zeros((9, 9), int)
+    for dy, dx in shifts_found(images, shifted):
+        counts[dy + 4, dx + 4] += 1
+    # 20 expected per shift; a rounding bias like RandomTranslation's (edge shifts half as likely) would show
+    assert counts.min() >= 6 and counts.max() <= 38, counts
+    assert counts[[0, 8]].sum() / 18 > 14 and counts[:, [0, 8]].sum() / 18 > 14  # the largest shifts are not rarer
+
+
+def test_random_shift_leaves_images_alone_at_inference():
+    images = np.random.default_rng(1).random((4, 8, 8, 3)).astype("float32")
+    np.testing.assert_array_equal(keras.ops.convert_to_numpy(RandomShift(2)(images)), images)
+    assert RandomShift.from_config(RandomShift(3, seed=1).get_config()).max_shift == 3
+    with pytest.raises(ValueError, match="max_shift must be a whole number of pixels"):
+        RandomShift(-1)
+
+
+@pytest.fixture
+def without_op_determinism():
+    """Keras switches XLA off while TensorFlow's op determinism is on (train() turns it on for CPU runs)."""
+    if keras.backend.backend() != "tensorflow":
+        yield
+        return
+    from tensorflow.python.framework import config  # TensorFlow exports no way to switch determinism off
+
+    was_on = config.is_op_determinism_enabled()
+    config.disable_op_determinism()
+    yield
+    if was_on:
+        config.enable_op_determinism()
+
+
+def test_augmented_alexnet_keeps_xla_on_where_random_translation_switched_it_off(without_op_determinism):
+    from alexnet_book.model import build_alexnet
+
+    model = build_alexnet("cifar10", raw_image_size=32, augment=True)
+    model.compile(optimizer="sgd", loss="sparse_categorical_crossentropy", jit_compile=True)
+    assert model.jit_compile is True
+    translated = keras.Sequential([keras.Input((32, 32, 3)), keras.layers.RandomTranslation(0.1, 0.1)])
+    translated.compile(optimizer="sgd", loss="mse", jit_compile=True)
+    assert translated.jit_compile is False  # why the book has its own shift layer

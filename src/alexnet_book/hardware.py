@@ -84,6 +84,26 @@ def precision_policy() -> str:
     return "mixed_float16"
 
 
+def matmul_flop_per_second(size: int = 2048, dtype: str = "float32", repeats: int = 10, seed: int = 0) -> float:
+    """A machine's practical peak: the rate of a size x size matrix product on the active backend's device.
+
+    The matrix stays on the device and the products are queued back to back; the clock stops after one
+    synchronization at the end (fetching one number of the last product), so no copy to the host is timed.
+    """
+    import time
+
+    import keras
+    import numpy as np
+
+    a = keras.ops.cast(np.random.default_rng(seed).normal(size=(size, size)).astype("float32"), dtype)
+    keras.ops.convert_to_numpy(keras.ops.matmul(a, a)[0, 0])  # warm-up: allocation, kernel choice
+    started = time.perf_counter()
+    for _ in range(repeats):
+        product = keras.ops.matmul(a, a)
+    keras.ops.convert_to_numpy(product[0, 0])  # waits for every product queued before it
+    return repeats * 2 * size**3 / (time.perf_counter() - started)
+
+
 def describe_device() -> str:
     """The device a run uses, in a few words: the first GPU's name, or the CPU and its cores."""
     gpus = gpu_names()

@@ -122,8 +122,8 @@ class TrainConfig:
     precision "auto" picks by hardware (alexnet_book.hardware.precision_policy): mixed_bfloat16 on Ampere and
     newer GPUs, mixed_float16 (with loss scaling) on older ones like Colab's T4, float32 on a CPU.
     jit_compile "auto": XLA on a GPU, off on a CPU (where it made training slower).
-    deterministic "auto": the same history for the same seed on a CPU (TensorFlow's op determinism); on a GPU
-    that costs speed, so it is off unless asked for.
+    deterministic "auto": the same history for the same seed on a CPU without XLA (TensorFlow's op determinism,
+    which also switches XLA off); on a GPU that costs speed, so it is off unless asked for.
     learning_rate: the paper's 0.01 under full; the short profiles start lower (see PROFILE_DEFAULTS).
     batchnorm_momentum: how fast BatchNormalization's moving averages (used at inference) follow the batches.
     Keras's 0.99 needs some hundreds of steps to forget its starting values; a smoke run has about 30 steps,
@@ -734,7 +734,8 @@ def train(config: TrainConfig | None = None, *, data=None, **settings) -> Traini
     on_gpu = gpu_available()
     precision = precision_policy() if config.precision == "auto" else config.precision
     jit = on_gpu if config.jit_compile == "auto" else bool(config.jit_compile)
-    deterministic = (not on_gpu) if config.deterministic == "auto" else bool(config.deterministic)
+    # TensorFlow's op determinism switches XLA off, so "auto" gives it only to CPU runs without XLA
+    deterministic = (not on_gpu and not jit) if config.deterministic == "auto" else bool(config.deterministic)
     config = dataclasses.replace(config, precision=precision)  # part of the identity: a run is one precision
 
     files, action = prepare_run_folder(config, data_identity)
