@@ -62,6 +62,7 @@ ARCHITECTURES = ("alexnet", "tiny")
 VALIDATION_FRACTION = 0.2  # as the seed's train_test_split(test_size=0.2)
 LR_DIVISOR = 10.0  # the paper divides by 10 ...
 MAX_LR_REDUCTIONS = 3  # ... three times in all
+RUN_FORMAT = 2  # of the run folder; a folder of another format is another run (2: EpochCommit's backup/)
 
 
 class RunFolderError(RuntimeError):
@@ -120,7 +121,8 @@ class TrainConfig:
 
     weight_decay is the paper's coupled form: an L2 penalty (weight_decay / 2) * ||w||^2 on the kernels.
     precision "auto" picks by hardware (alexnet_book.hardware.precision_policy): mixed_bfloat16 on Ampere and
-    newer GPUs, mixed_float16 (with loss scaling) on older ones like Colab's T4, float32 on a CPU.
+    newer GPUs, mixed_float16 (with loss scaling) on Volta and Turing ones like Colab's T4, float32 on older GPUs
+    (no tensor cores) and on a CPU. The run records the policy in force in the model, not this setting.
     jit_compile "auto": XLA on a GPU, off on a CPU (where it made training slower).
     deterministic "auto": the same history for the same seed on a CPU without XLA (TensorFlow's op determinism,
     which also switches XLA off); on a GPU that costs speed, so it is off unless asked for.
@@ -201,7 +203,8 @@ class TrainConfig:
     def identity(self) -> dict:
         """The settings that make two runs the same run (where the folder is or how verbose it is do not)."""
         skip = {"output_dir", "overwrite", "verbose", "download", "data_dir", "jit_compile", "deterministic"}
-        return {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+        settings = {k: v for k, v in dataclasses.asdict(self).items() if k not in skip}
+        return {"run_format": RUN_FORMAT, **settings}
 
 
 @dataclass
