@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 
-.PHONY: install book test linkcheck browser clean-notebooks clean
+.PHONY: install book test test-jax linkcheck browser clean-notebooks clean
 
 install: $(INSTALLED)
 
@@ -27,6 +27,12 @@ book: $(INSTALLED)
 # also in a headless browser (tests/test_site.py; screenshots of every page in _build/test/screenshots/).
 test: $(INSTALLED) browser
 	$(BIN)/python -m pytest
+
+# The chapters again on the JAX backend (the package is backend-neutral Keras 3): notebook hygiene, every chapter
+# under papermill (PROFILE=smoke, KERAS_BACKEND=jax), the site built from those runs and its pages checked, in
+# _build/test-jax/. CI runs it after `make test`.
+test-jax: $(INSTALLED)
+	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/test_notebooks.py
 
 # The browser test drives Debian's Chromium and ChromeDriver: installed here where missing and we are root with
 # apt-get (as CI is). Elsewhere the test skips and says what to install (under CI=true it fails instead).

@@ -12,8 +12,11 @@ from pathlib import Path
 import yaml
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
-# Build output of the tests, kept for a human to open (and CI to keep as artifacts); never committed.
-TEST_BUILD = REPO_ROOT / "_build" / "test"
+# Build output of the tests, kept for a human to open (and CI to keep as artifacts); never committed. The chapters
+# run on the Keras backend of the test process (KERAS_BACKEND, TensorFlow by default); each backend's build has
+# its own folder, so that `make test-jax` leaves `make test`'s site and screenshots alone.
+BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+TEST_BUILD = REPO_ROOT / "_build" / ("test" if BACKEND == "tensorflow" else f"test-{BACKEND}")
 BOOK_COPY = TEST_BUILD / "book"
 SITE = BOOK_COPY / "_build" / "html"
 

@@ -14,7 +14,7 @@ _SANDBOX = Path(tempfile.mkdtemp(prefix="alexnet-book-tests-"))
 os.environ["KERAS_HOME"] = str(_SANDBOX / "keras_home")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from book import SITE, Executions, build_site, prepare_book_copy, toc_notebooks  # noqa: E402
+from book import BACKEND, SITE, Executions, build_site, prepare_book_copy, toc_notebooks  # noqa: E402
 
 SMOKE_PARAMETERS = {"PROFILE": "smoke"}
 _EXECUTIONS: list = []
@@ -45,6 +45,6 @@ def built_site(executions):
 def pytest_terminal_summary(terminalreporter):
     for runs in _EXECUTIONS:
         if runs.results:
-            terminalreporter.section("notebook execution times (papermill, PROFILE=smoke)")
+            terminalreporter.section(f"notebook execution times (papermill, PROFILE=smoke, {BACKEND} backend)")
             for name, (seconds, error) in runs.results.items():
                 terminalreporter.write_line(f"{seconds:7.1f} s  {name}{'  FAILED' if error else ''}")
