@@ -20,8 +20,12 @@ $(INSTALLED): requirements.txt pyproject.toml
 
 # Executes every chapter (profile auto: full on a GPU, quick on a CPU; ALEXNET_BOOK_PROFILE=smoke for a
 # fast build) once, caches the results, and writes the site to _build/html. Warnings are errors.
+# tools/build_book.py runs `jupyter-book build . -W -n --keep-going` after comparing a build key (the profile
+# auto resolves to, the Keras backend, the GPU, the package's source, library versions) with the last build's:
+# where it differs, every notebook runs again (unless kept from an earlier build with that key), else none does.
+# Each page's footer names the profile and the commit the notebooks ran with.
 book: $(INSTALLED)
-	$(BIN)/jupyter-book build . -W -n --keep-going
+	$(BIN)/python tools/build_book.py
 
 # Package tests, notebook hygiene, every chapter under papermill (PROFILE=smoke), and the built site, the last
 # also in a headless browser (tests/test_site.py; screenshots of every page in _build/test/screenshots/).

@@ -1,0 +1,170 @@
+"""tools/build_book.py (`make book`) re-executes a page whenever what it ran with changes, and only then.
+
+A small book (one markdown page, one tiny notebook without TensorFlow) is built with the script several times. The
+notebook prints the profile that PROFILE="auto" resolves to and a value from a tiny fake package (the folder given
+to the script as --package), and appends a line to a file at every execution, so that the test counts executions.
+"""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import nbformat
+import pytest
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+SCRIPT = REPO_ROOT / "tools" / "build_book.py"
+
+CONFIG = """\
+title: Build key test
+author: test
+only_build_toc_files: true
+exclude_patterns: [".*", "**/.*"]
+execute:
+  execute_notebooks: cache
+  timeout: 120
+sphinx:
+  recursive_update: true
+"""
+TOC = """\
+format: jb-book
+root: intro
+chapters:
+  - file: chapter
+"""
+CODE = """\
+import os
+from pathlib import Path
+
+import fakepkg.values
+from alexnet_book.profiles import resolve_profile
+
+PROFILE = "auto"
+profile = resolve_profile(PROFILE)
+with open(os.environ["BUILD_TEST_COUNTER"], "a") as counter:
+    counter.write(f"{profile} {fakepkg.values.VALUE}\\n")
+print(f"This page ran the {profile} profile; the package's value is {fakepkg.values.VALUE}.")
+"""
+
+
+@pytest.fixture()
+def small_book(tmp_path):
+    book, package_root = tmp_path / "book", tmp_path / "src"
+    package = package_root / "fakepkg"
+    package.mkdir(parents=True)
+    book.mkdir()
+    (package / "__init__.py").write_text("")
+    (package / "values.py").write_text("VALUE = 1\n")
+    (book / "_config.yml").write_text(CONFIG)
+    (book / "_toc.yml").write_text(TOC)
+    (book / "intro.md").write_text("# A small book\n\nOne page and one notebook.\n")
+    notebook = nbformat.v4.new_notebook()
+    notebook.cells = [nbformat.v4.new_markdown_cell("# The chapter"), nbformat.v4.new_code_cell(CODE)]
+    notebook.metadata["kernelspec"] = {"name": "python3", "display_name": "Python 3", "language": "python"}
+    nbformat.write(notebook, book / "chapter.ipynb")
+    counter = tmp_path / "executions.txt"
+    counter.write_text("")
+    env = dict(os.environ)
+    env.pop("MPLBACKEND", None)
+    env.update(BUILD_TEST_COUNTER=str(counter), PYTHONPATH=os.pathsep.join([str(package_root), str(REPO_ROOT / "src")]),
+               KERAS_BACKEND="tensorflow")
+
+    def build(profile: str) -> tuple[subprocess.CompletedProcess, float]:
+        started = time.perf_counter()
+        result = subprocess.run([sys.executable, str(SCRIPT), str(book), "--package", str(package)],
+                                env={**env, "ALEXNET_BOOK_PROFILE": profile}, capture_output=True, text=True, timeout=300)
+        seconds = time.perf_counter() - started
+        assert result.returncode == 0, f"build failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
+        return result, seconds
+
+    def executions() -> list[str]:
+        return counter.read_text().splitlines()
+
+    def page() -> str:
+        return (book / "_build" / "html" / "chapter.html").read_text()
+
+    return {"book": book, "package": package, "build": build, "executions": executions, "page": page}
+
+
+def test_rebuilds_exactly_when_the_key_changes(small_book):
+    build, executions, page = small_book["build"], small_book["executions"], small_book["page"]
+
+    first, first_seconds = build("smoke")
+    assert executions() == ["smoke 1"]
+    assert "This page ran the smoke profile; the package&#39;s value is 1." in page() or \
+        "This page ran the smoke profile; the package's value is 1." in page()
+    assert "ran with the <strong>smoke</strong> profile" in page()  # the footer
+    assert "fakepkg at a source outside git" in page()
+
+    # Nothing changed: nothing re-executes, and the build is quick.
+    again, again_seconds = build("smoke")
+    assert executions() == ["smoke 1"], again.stdout
+    assert "executed 0 notebook(s)" in again.stdout
+    assert "nothing changed since the last build" in again.stdout
+    assert again_seconds < first_seconds + 5, (again_seconds, first_seconds)
+
+    # Another profile: the notebook re-executes and the page says so.
+    quick, _ = build("quick")
+    assert executions() == ["smoke 1", "quick 1"], quick.stdout
+    assert "profile smoke -> quick" in quick.stdout
+    assert "This page ran the quick profile" in page()
+    assert "ran with the <strong>quick</strong> profile" in page()
+    assert "smoke profile" not in page()
+
+    # Back to smoke: the smoke run's cache was kept aside, so nothing runs and the page shows smoke again.
+    back, _ = build("smoke")
+    assert executions() == ["smoke 1", "quick 1"], back.stdout
+    assert "brought back" in back.stdout
+    assert "This page ran the smoke profile" in page()
+    assert "quick profile" not in page()
+
+    # A changed package module: re-executed with the new value, and the output names the module.
+    (small_book["package"] / "values.py").write_text("VALUE = 2\n")
+    changed, _ = build("smoke")
+    assert executions() == ["smoke 1", "quick 1", "smoke 2"], changed.stdout
+    assert "the package's source changed (values.py)" in changed.stdout
+    assert "the package&#39;s value is 2" in page() or "the package's value is 2" in page()
+
+    # And again nothing changed.
+    build("smoke")
+    assert executions() == ["smoke 1", "quick 1", "smoke 2"]
+    state = json.loads((small_book["book"] / "_build" / ".build-key.json").read_text())
+    assert state["site"]["digest"] == state["cache"]["digest"]
+
+
+def _script_module():
+    spec = importlib.util.spec_from_file_location("build_book", SCRIPT)
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def test_key_covers_backend_profile_and_package(tmp_path, monkeypatch):
+    build_book = _script_module()
+    package = tmp_path / "pkg"
+    (package / "recorded").mkdir(parents=True)
+    (package / "a.py").write_text("A = 1\n")
+    (package / "recorded" / "r.json").write_text("{}")
+    monkeypatch.setenv("ALEXNET_BOOK_PROFILE", "smoke")
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    base = build_book.compute_key(package)
+    assert base["key"]["profile"] == "smoke" and base["key"]["backend"] == "tensorflow"
+    assert build_book.compute_key(package)["digest"] == base["digest"]  # stable
+
+    monkeypatch.setenv("KERAS_BACKEND", "jax")
+    jax = build_book.compute_key(package)
+    assert jax["digest"] != base["digest"] and "backend tensorflow -> jax" in build_book.differences(base, jax)
+    monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+
+    (package / "recorded" / "r.json").write_text('{"changed": true}')
+    recorded = build_book.compute_key(package)
+    assert recorded["digest"] != base["digest"]
+    assert build_book.differences(base, recorded) == ["the package's source changed (recorded/r.json)"]
+
+    monkeypatch.setenv("ALEXNET_BOOK_PROFILE", "quick")
+    assert build_book.compute_key(package)["key"]["profile"] == "quick"

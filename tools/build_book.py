@@ -1,0 +1,364 @@
+"""Build the book (`make book`) so that no page shows results that what it ran with no longer produces.
+
+jupyter-cache keys an executed notebook by its code cells only, and Sphinx does not re-read a source that has not
+changed: left alone, `ALEXNET_BOOK_PROFILE=quick make book` after a smoke build serves the smoke run in 3 seconds,
+and so does a build after a change to the package or on a machine that has gained a GPU. This script computes a
+*build key* from everything a page depends on besides its own code:
+
+  profile   what PROFILE="auto" resolves to (alexnet_book.profiles.resolve_profile: ALEXNET_BOOK_PROFILE, else
+            full where a GPU is present and quick elsewhere),
+  backend   the Keras backend (KERAS_BACKEND, else the backend in keras.json, else tensorflow),
+  device    the NVIDIA GPUs nvidia-smi lists ("cpu" where none),
+  package   a hash of the package's source (every *.py under it and its recorded/*.json),
+  versions  of Python, NumPy, Keras and the backend's library,
+
+and compares it with the key of the last build (_build/.build-key.json). A notebook's own code is left to
+jupyter-cache, which already re-executes a notebook whose code changed.
+
+Where the key differs, the whole execution cache is set aside (every chapter imports the package and reads the
+profile, so per-notebook invalidation would invalidate them all anyway): it is moved under
+_build/.jupyter_cache-by-key/<key>/ (the last few keys are kept), the cache of the new key is moved back in where
+one is kept (switching smoke -> quick -> smoke runs nothing the third time), and Sphinx starts from a fresh
+environment (`jupyter-book build --all`) so that every page is re-read. With the key unchanged the build is the
+ordinary incremental one: nothing is re-executed. The key is stored only after a successful build; after a failed
+one every page is re-read again (cached notebooks are still served), so that its warnings are not lost.
+
+Every page's footer says what the notebooks ran with: the profile, the backend, the device, and the package's
+commit (`git rev-parse --short HEAD`, "+modified" where the package's source differs from it) and source hash.
+
+Usage: python tools/build_book.py [BOOK] [--package SOURCE_FOLDER] [-- JUPYTER_BOOK_BUILD_OPTIONS]
+(defaults: this repository, src/alexnet_book, and -W -n --keep-going).
+"""
+from __future__ import annotations
+
+import argparse
+import hashlib
+import html
+import json
+import os
+import platform
+import shutil
+import subprocess
+import sys
+import time
+from datetime import datetime, timezone
+from importlib import metadata
+from pathlib import Path
+
+import yaml
+
+REPO_ROOT = Path(__file__).resolve().parent.parent
+DEFAULT_PACKAGE = REPO_ROOT / "src" / "alexnet_book"
+DEFAULT_BUILD_OPTIONS = ["-W", "-n", "--keep-going"]
+STATE_NAME = ".build-key.json"
+CONFIG_NAME = ".build-config.yml"
+KEPT_CACHES = 3  # caches of earlier keys kept for a switch back (smoke <-> quick)
+# What each backend computes with: a change of these versions changes the numbers on the pages.
+BACKEND_DISTRIBUTIONS = {
+    "tensorflow": ("tensorflow", "tensorflow-cpu"),
+    "jax": ("jax", "jaxlib"),
+    "torch": ("torch",),
+}
+KEY_FIELDS = ("profile", "backend", "device", "package", "versions")
+
+
+def log(message: str) -> None:
+    print(f"[build_book] {message}", flush=True)
+
+
+# --- the key -------------------------------------------------------------------------------------------------------
+
+def package_files(package: Path) -> list[Path]:
+    files = [p for p in package.rglob("*.py") if "__pycache__" not in p.parts]
+    files += list((package / "recorded").glob("*.json"))
+    return sorted(set(files))
+
+
+def package_hashes(package: Path) -> dict[str, str]:
+    """sha256 of each source file of the package, by its path relative to the package folder."""
+    return {p.relative_to(package).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in package_files(package)}
+
+
+def combined_hash(files: dict[str, str]) -> str:
+    return hashlib.sha256(json.dumps(files, sort_keys=True).encode()).hexdigest()
+
+
+def keras_backend() -> str:
+    """The backend Keras will use, read as Keras reads it, without importing Keras."""
+    backend = os.environ.get("KERAS_BACKEND", "").strip()
+    if backend:
+        return backend
+    home = Path(os.environ["KERAS_HOME"]) if os.environ.get("KERAS_HOME") else Path.home() / ".keras"
+    try:
+        backend = json.loads((home / "keras.json").read_text()).get("backend", "")
+    except (OSError, ValueError, AttributeError):
+        backend = ""
+    return backend or "tensorflow"
+
+
+def gpu_device() -> str:
+    """The NVIDIA GPUs of this machine as nvidia-smi names them, or "cpu" (cheap: no framework is imported)."""
+    try:
+        result = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
+                                capture_output=True, text=True, timeout=60)
+    except (OSError, subprocess.SubprocessError):
+        return "cpu"
+    names = [line.strip() for line in result.stdout.splitlines() if line.strip()]
+    return ", ".join(names) if result.returncode == 0 and names else "cpu"
+
+
+def resolve_profile() -> str:
+    """What a chapter's PROFILE="auto" becomes in this environment, asked of the book's own package."""
+    sys.path.insert(0, str(REPO_ROOT / "src"))
+    # Without ALEXNET_BOOK_PROFILE this imports the backend to look for a GPU: quiet its log lines here (the
+    # notebooks' kernels get the environment as it was).
+    os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+    from alexnet_book.profiles import resolve_profile as resolve
+
+    return resolve("auto")
+
+
+def versions(backend: str) -> dict[str, str]:
+    found = {"python": platform.python_version()}
+    for name in ("numpy", "keras") + BACKEND_DISTRIBUTIONS.get(backend, ()):
+        try:
+            found[name] = metadata.version(name)
+        except metadata.PackageNotFoundError:
+            pass
+    return found
+
+
+def git_commit(package: Path) -> str | None:
+    """Short commit of HEAD, with "+modified" where the package's source differs from it; None without git."""
+    def git(*args):
+        return subprocess.run(["git", "-C", str(package), *args], capture_output=True, text=True, timeout=60)
+
+    try:
+        head = git("rev-parse", "--short", "HEAD")
+        if head.returncode != 0:
+            return None
+        status = git("status", "--porcelain", "--untracked-files=all", "--", ".")
+    except (OSError, subprocess.SubprocessError):
+        return None
+    changed = [line for line in status.stdout.splitlines() if line.rstrip().endswith((".py", ".json"))]
+    return head.stdout.strip() + ("+modified" if changed else "")
+
+
+def compute_key(package: Path) -> dict:
+    backend = keras_backend()
+    files = package_hashes(package)
+    key = {
+        "profile": resolve_profile(),
+        "backend": backend,
+        "device": gpu_device(),
+        "package": combined_hash(files),
+        "versions": versions(backend),
+    }
+    return {
+        "key": key,
+        "digest": combined_hash(key)[:16],
+        "files": files,
+        "package_name": package.name,
+        "commit": git_commit(package),
+    }
+
+
+def differences(old: dict | None, new: dict) -> list[str]:
+    """What changed between two keys, in words."""
+    if not old or "key" not in old:
+        return []
+    before, after = old["key"], new["key"]
+    changes = []
+    for field in KEY_FIELDS:
+        if before.get(field) == after.get(field):
+            continue
+        if field == "package":
+            old_files, new_files = old.get("files", {}), new["files"]
+            touched = sorted(f for f in set(old_files) | set(new_files) if old_files.get(f) != new_files.get(f))
+            changes.append(f"the package's source changed ({', '.join(touched) or 'contents'})")
+        elif field == "versions":
+            changed = sorted(k for k in set(before[field]) | set(after[field]) if before[field].get(k) != after[field].get(k))
+            changes.append("versions changed: " + ", ".join(
+                f"{k} {before[field].get(k, '-')} -> {after[field].get(k, '-')}" for k in changed))
+        else:
+            changes.append(f"{field} {before.get(field)} -> {after.get(field)}")
+    return changes
+
+
+def describe(key: dict) -> str:
+    k = key["key"]
+    commit = key["commit"] or "(not in git)"
+    return (f"profile {k['profile']}, backend {k['backend']}, device {k['device']}, "
+            f"{key['package_name']} {commit} (source {k['package'][:12]})")
+
+
+def footer(key: dict) -> str:
+    k = key["key"]
+    commit = f"commit {key['commit']}" if key["commit"] else "a source outside git"
+    text = (f"The notebooks of this site ran with the <strong>{html.escape(k['profile'])}</strong> profile "
+            f"on the Keras {html.escape(k['backend'])} backend ({html.escape(k['device'])}), "
+            f"{html.escape(key['package_name'])} at {html.escape(commit)} "
+            f"(source {k['package'][:12]}); build key {key['digest']}.")
+    return f'<p class="build-key">{text}</p>'
+
+
+# --- the caches ----------------------------------------------------------------------------------------------------
+
+def read_state(path: Path) -> dict:
+    try:
+        return json.loads(path.read_text())
+    except (OSError, ValueError):
+        return {}
+
+
+def write_state(path: Path, state: dict) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    tmp = path.with_suffix(".tmp")
+    tmp.write_text(json.dumps(state, indent=1, sort_keys=True))
+    tmp.replace(path)
+
+
+def cache_path(book: Path, config: dict) -> Path:
+    """Where myst-nb keeps jupyter-cache's folder: execute.cache, else _build/.jupyter_cache beside _build/html."""
+    configured = (config.get("execute") or {}).get("cache") or ""
+    if configured:
+        return (book / configured).resolve()  # the build runs in the book folder
+    return book / "_build" / ".jupyter_cache"
+
+
+def switch_cache(cache: Path, old: dict | None, new: dict) -> str:
+    """Set the cache of the old key aside and bring back the new key's, if kept. Returns what was done."""
+    kept = cache.parent / (cache.name + "-by-key")
+    done = []
+    if cache.exists():
+        if old and old.get("digest"):
+            target = kept / old["digest"]
+            if target.exists():
+                shutil.rmtree(target)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            cache.rename(target)
+            (target / "build-key.json").write_text(json.dumps(old, indent=1, sort_keys=True))
+            done.append(f"the cached notebooks of key {old['digest']} set aside")
+        else:
+            shutil.rmtree(cache)
+            done.append("cached notebooks of unknown provenance (no build key recorded) deleted")
+    restore = kept / new["digest"]
+    if restore.exists():
+        (restore / "build-key.json").unlink(missing_ok=True)
+        restore.rename(cache)
+        done.append(f"the cached notebooks of key {new['digest']} (an earlier build with the same key) brought back")
+    if kept.exists():
+        by_age = sorted(kept.iterdir(), key=lambda p: p.stat().st_mtime, reverse=True)
+        for stale in by_age[KEPT_CACHES:]:
+            shutil.rmtree(stale, ignore_errors=True)
+    return "; ".join(done) or "no cached notebooks yet"
+
+
+def cache_records(cache: Path) -> dict[int, tuple[str, float]]:
+    """jupyter-cache's records: primary key -> (notebook, time cached)."""
+    if not (cache / "global.db").exists():
+        return {}
+    from jupyter_cache import get_cache
+
+    return {r.pk: (r.uri, r.created.timestamp()) for r in get_cache(str(cache)).list_cache_records()}
+
+
+# --- the build -----------------------------------------------------------------------------------------------------
+
+def jupyter_book() -> str:
+    beside = Path(sys.executable).parent / "jupyter-book"
+    return str(beside) if beside.exists() else (shutil.which("jupyter-book") or "jupyter-book")
+
+
+def build_config(book: Path, config: dict, key: dict) -> Path:
+    """The book's _config.yml with the key in every page's footer (sphinx-book-theme's extra_footer)."""
+    config = json.loads(json.dumps(config))  # a deep copy
+    sphinx = config.setdefault("sphinx", {}) or {}
+    config["sphinx"] = sphinx
+    sphinx_config = sphinx.setdefault("config", {}) or {}
+    sphinx["config"] = sphinx_config
+    theme_options = sphinx_config.setdefault("html_theme_options", {}) or {}
+    sphinx_config["html_theme_options"] = theme_options
+    theme_options["extra_footer"] = footer(key)
+    path = book / "_build" / CONFIG_NAME
+    path.parent.mkdir(parents=True, exist_ok=True)
+    path.write_text("# Written by tools/build_book.py from _config.yml, with the build key in the footer. Not a source.\n"
+                    + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    return path
+
+
+def main(argv: list[str] | None = None) -> int:
+    argv = sys.argv[1:] if argv is None else argv
+    options = DEFAULT_BUILD_OPTIONS
+    if "--" in argv:
+        argv, options = argv[:argv.index("--")], argv[argv.index("--") + 1:]
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("book", nargs="?", default=str(REPO_ROOT), help="the book's folder (default: this repository)")
+    parser.add_argument("--package", default=str(DEFAULT_PACKAGE),
+                        help="the package's source folder, hashed into the key (default: src/alexnet_book)")
+    args = parser.parse_args(argv)
+    book = Path(args.book).resolve()
+    package = Path(args.package).resolve()
+    if not (book / "_config.yml").is_file():
+        parser.error(f"no _config.yml in {book}")
+    if not package.is_dir():
+        parser.error(f"no package source folder {package}")
+
+    environment = dict(os.environ)  # for the build, before resolve_profile quiets TensorFlow here
+    try:
+        key = compute_key(package)
+    except ValueError as error:  # an ALEXNET_BOOK_PROFILE that is not a profile
+        log(f"error: {error}")
+        return 2
+    config = yaml.safe_load((book / "_config.yml").read_text()) or {}
+    state_file = book / "_build" / STATE_NAME
+    state = read_state(state_file)
+    cache = cache_path(book, config)
+    log(f"build key {key['digest']}: {describe(key)}")
+
+    build_options = list(options)
+    cached = state.get("cache")  # the key the execution cache holds results for
+    if not cached or cached.get("digest") != key["digest"]:
+        changes = differences(cached, key)
+        if changes:
+            log("changed since the cached notebooks ran: " + "; ".join(changes) + ".")
+            log("every page is re-read, and every notebook re-executes unless an earlier build with this key kept "
+                "its results: no result cached under another key is served.")
+        elif cache.exists():
+            log("no build key recorded for the cached notebooks: every notebook re-executes.")
+        log(switch_cache(cache, cached, key) + ".")
+        state = {"cache": key, "site": None}
+        write_state(state_file, state)  # before the build: what it caches belongs to this key, even if it fails
+    built = state.get("site")
+    if not built or built.get("digest") != key["digest"]:
+        if "--all" not in build_options:
+            build_options.append("--all")
+        if built is None and cached and cached.get("digest") == key["digest"]:
+            log("the last build with this key did not finish: every page is re-read (cached notebooks are reused).")
+    else:
+        log("nothing changed since the last build: only pages whose sources changed are re-read, "
+            "and a notebook re-executes only where its code changed.")
+    state["cache"] = key  # commit and per-file hashes as of now (the key itself is the same)
+
+    records = cache_records(cache)
+    command = [jupyter_book(), "build", ".", "--config", str(build_config(book, config, key)), *build_options]
+    log("running " + " ".join(command[1:]))
+    started = time.time()
+    result = subprocess.run(command, cwd=book, env=environment)
+    seconds = time.time() - started
+    after = cache_records(cache)
+    executed = sorted(uri for pk, (uri, created) in after.items() if pk not in records or created > records[pk][1])
+    log(f"executed {len(executed)} notebook(s) in this build" + (": " + ", ".join(
+        os.path.relpath(uri, book) for uri in executed) if executed else "") + f"; build took {seconds:.0f} s.")
+    if result.returncode != 0:
+        write_state(state_file, {**state, "site": None})
+        log(f"the build failed (exit status {result.returncode}); the build key is not stored.")
+        return result.returncode
+    state["site"] = {**key, "built": datetime.now(timezone.utc).isoformat(timespec="seconds")}
+    write_state(state_file, state)
+    log(f"build key {key['digest']} stored in {state_file.relative_to(book)}.")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
