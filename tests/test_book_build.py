@@ -46,6 +46,8 @@ from alexnet_book.profiles import resolve_profile
 
 PROFILE = "auto"
 profile = resolve_profile(PROFILE)
+if os.environ.get("BUILD_TEST_FAIL"):
+    raise RuntimeError("this build was asked to fail")
 with open(os.environ["BUILD_TEST_COUNTER"], "a") as counter:
     counter.write(f"{profile} {fakepkg.values.VALUE}\\n")
 print(f"This page ran the {profile} profile; the package's value is {fakepkg.values.VALUE}.")
@@ -74,12 +76,13 @@ def small_book(tmp_path):
     env.update(BUILD_TEST_COUNTER=str(counter), PYTHONPATH=os.pathsep.join([str(package_root), str(REPO_ROOT / "src")]),
                KERAS_BACKEND="tensorflow")
 
-    def build(profile: str) -> tuple[subprocess.CompletedProcess, float]:
+    def build(profile: str, fail: bool = False) -> tuple[subprocess.CompletedProcess, float]:
         started = time.perf_counter()
         result = subprocess.run([sys.executable, str(SCRIPT), str(book), "--package", str(package)],
-                                env={**env, "ALEXNET_BOOK_PROFILE": profile}, capture_output=True, text=True, timeout=300)
+                                env={**env, "ALEXNET_BOOK_PROFILE": profile, **({"BUILD_TEST_FAIL": "1"} if fail else {})},
+                                capture_output=True, text=True, timeout=300)
         seconds = time.perf_counter() - started
-        assert result.returncode == 0, f"build failed:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
+        assert (result.returncode != 0) == fail, f"build {'passed' if fail else 'failed'}:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
         return result, seconds
 
     def executions() -> list[str]:
@@ -88,7 +91,10 @@ def small_book(tmp_path):
     def page() -> str:
         return (book / "_build" / "html" / "chapter.html").read_text()
 
-    return {"book": book, "package": package, "build": build, "executions": executions, "page": page}
+    def state() -> dict:
+        return json.loads((book / "_build" / ".build-key.json").read_text())
+
+    return {"book": book, "package": package, "build": build, "executions": executions, "page": page, "state": state}
 
 
 def test_rebuilds_exactly_when_the_key_changes(small_book):
@@ -133,8 +139,20 @@ def test_rebuilds_exactly_when_the_key_changes(small_book):
     # And again nothing changed.
     build("smoke")
     assert executions() == ["smoke 1", "quick 1", "smoke 2"]
-    state = json.loads((small_book["book"] / "_build" / ".build-key.json").read_text())
+    state = small_book["state"]()
     assert state["site"]["digest"] == state["cache"]["digest"]
+
+
+def test_a_failed_build_stores_no_key(small_book):
+    build, executions, page, state = small_book["build"], small_book["executions"], small_book["page"], small_book["state"]
+    failed, _ = build("smoke", fail=True)
+    assert "the build key is not stored" in failed.stdout
+    assert state()["site"] is None and state()["cache"]["key"]["profile"] == "smoke"
+    # The next build re-reads every page (so the failure's warnings would show again) and runs what failed.
+    fixed, _ = build("smoke")
+    assert "the last build with this key did not finish" in fixed.stdout and "--all" in fixed.stdout
+    assert executions() == ["smoke 1"] and "This page ran the smoke profile" in page()
+    assert state()["site"]["key"]["profile"] == "smoke"
 
 
 def _script_module():
