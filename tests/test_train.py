@@ -222,6 +222,8 @@ def test_a_folder_that_contradicts_itself_is_refused_and_untouched(tmp_path, sta
     with pytest.raises(RunFolderError, match="names epoch-1.weights.h5, which is missing. Nothing was changed"):
         train(tiny(folder, epochs=3), data=standin)
     assert {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()} == snapshot
+    replaced = train(tiny(folder, epochs=3, overwrite=True), data=standin)  # what the message offers
+    assert replaced.resumed_from_epoch == 0 and replaced.history["epoch"] == [0, 1, 2]
 
 
 def test_a_finished_run_whose_results_were_deleted_is_tested_again_not_retrained(tmp_path, standin):

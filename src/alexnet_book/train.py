@@ -123,7 +123,8 @@ class TrainConfig:
     precision "auto" picks by hardware (alexnet_book.hardware.precision_policy): mixed_bfloat16 on Ampere and
     newer GPUs, mixed_float16 (with loss scaling) on Volta and Turing ones like Colab's T4, float32 on older GPUs
     (no tensor cores) and on a CPU. The run records the policy in force in the model, not this setting.
-    jit_compile "auto": XLA on a GPU, off on a CPU (where it made training slower).
+    jit_compile "auto": XLA on a GPU; on a CPU only with the JAX backend (TensorFlow trained slower with it there,
+    JAX without it runs every operation separately), as Keras's own "auto".
     deterministic "auto": the same history for the same seed on a CPU without XLA (TensorFlow's op determinism,
     which also switches XLA off); on a GPU that costs speed, so it is off unless asked for.
     learning_rate: the paper's 0.01 under full; the short profiles start lower (see PROFILE_DEFAULTS).
@@ -343,8 +344,12 @@ def prepare_run_folder(config: TrainConfig, data_identity: dict) -> tuple[RunFil
                     "train it again, or choose another output folder."
                 )
         elif same:
-            read_backup(files)  # refuses a folder that contradicts itself before anything is written
-            return files, "resume"
+            try:
+                read_backup(files)  # refuses a folder that contradicts itself before anything is written
+                return files, "resume"
+            except RunFolderError:
+                if not config.overwrite:
+                    raise
         elif not config.overwrite:
             if manifest is None:
                 what = f"holds files of something else ({', '.join(contents[:5])}{'...' if len(contents) > 5 else ''})"
@@ -736,7 +741,8 @@ def train(config: TrainConfig | None = None, *, data=None, **settings) -> Traini
 
     on_gpu = gpu_available()
     precision = precision_policy() if config.precision == "auto" else config.precision
-    jit = on_gpu if config.jit_compile == "auto" else bool(config.jit_compile)
+    # XLA: on a GPU; on a CPU only under JAX, whose steps run op by op without it (TensorFlow's are faster without)
+    jit = (on_gpu or keras.backend.backend() == "jax") if config.jit_compile == "auto" else bool(config.jit_compile)
     # TensorFlow's op determinism switches XLA off, so "auto" gives it only to CPU runs without XLA
     deterministic = (not on_gpu and not jit) if config.deterministic == "auto" else bool(config.deterministic)
     config = dataclasses.replace(config, precision=precision)  # part of the identity: a run is one precision
@@ -745,7 +751,7 @@ def train(config: TrainConfig | None = None, *, data=None, **settings) -> Traini
     if action == "reuse":
         if config.verbose:
             print(f"{files.folder} holds this finished run: its results are loaded, nothing is trained again "
-                  "(pass overwrite=True to train it again).")
+                  "(to train it again, choose another output folder, or move this one aside).")
         return dataclasses.replace(_results_from_folder(config, files), wall_seconds=time.perf_counter() - wall_start)
     device = describe_device()
     summary = dict(device=device, data_source=data.source, data_description=data.description,
