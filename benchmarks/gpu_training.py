@@ -14,6 +14,7 @@ On a GPU machine (JAX backend; see shared/bench/README.md for installing keras, 
 Dry run on a CPU (no GPU, no peer; checks that everything runs):
     KERAS_BACKEND=tensorflow python benchmarks/gpu_training.py --images 256 --epochs 2 --no-peer
 """
+
 from __future__ import annotations
 
 import argparse
@@ -31,7 +32,10 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
-PEER_CANDIDATES = [REPO_ROOT / "shared" / "bench" / "peer_reference.py", REPO_ROOT.parent / "shared" / "bench" / "peer_reference.py"]
+PEER_CANDIDATES = [
+    REPO_ROOT / "shared" / "bench" / "peer_reference.py",
+    REPO_ROOT.parent / "shared" / "bench" / "peer_reference.py",
+]
 SEED_BATCH = 32  # the seed's batch size, at which its feed is measured
 
 
@@ -47,8 +51,12 @@ def _prepare_environment() -> None:
 
 
 def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--images", type=int, default=50_000, help="synthetic training images (default: CIFAR-10's 50,000)")
+    parser = argparse.ArgumentParser(
+        description=__doc__.split("\n\n")[0], formatter_class=argparse.RawDescriptionHelpFormatter
+    )
+    parser.add_argument(
+        "--images", type=int, default=50_000, help="synthetic training images (default: CIFAR-10's 50,000)"
+    )
     parser.add_argument("--test-images", type=int, default=1_000, help="synthetic test images (default: 1,000)")
     parser.add_argument("--epochs", type=int, default=3, help="epochs (default: 3; the first one compiles)")
     parser.add_argument("--batch-size", type=int, default=None, help="default: the full profile's (the paper's 128)")
@@ -56,12 +64,20 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--no-peer", action="store_true", help="skip the PyTorch and plain-Keras peer figures")
     parser.add_argument("--no-resume-check", action="store_true", help="skip the interrupted-and-resumed run")
     parser.add_argument("--peer-script", type=Path, default=None, help="path of shared/bench/peer_reference.py")
-    parser.add_argument("--output-dir", type=Path, default=None,
-                        help="keep the run folder here (default: a temporary one, removed); never replaces another "
-                        "run there unless --overwrite")
+    parser.add_argument(
+        "--output-dir",
+        type=Path,
+        default=None,
+        help="keep the run folder here (default: a temporary one, removed); never replaces another "
+        "run there unless --overwrite",
+    )
     parser.add_argument("--overwrite", action="store_true", help="replace a run with other settings in --output-dir")
-    parser.add_argument("--matmul-size", type=int, default=None, help="side of the timed matrix product "
-                        "(default: 8192 on a GPU, 1024 on a CPU)")
+    parser.add_argument(
+        "--matmul-size",
+        type=int,
+        default=None,
+        help="side of the timed matrix product (default: 8192 on a GPU, 1024 on a CPU)",
+    )
     parser.add_argument("--json", type=Path, default=None, help="write the record (src/alexnet_book/recorded/ format)")
     parser.add_argument("--architecture", default="alexnet", choices=("alexnet", "tiny"), help=argparse.SUPPRESS)
     return parser
@@ -79,8 +95,10 @@ def _check(args, parser) -> None:
         candidates = [args.peer_script] if args.peer_script else PEER_CANDIDATES
         found = [path for path in candidates if path and path.is_file()]
         if not found:
-            parser.error(f"peer_reference.py not found (looked at {', '.join(map(str, candidates))}): "
-                         "pass --peer-script PATH, or --no-peer")
+            parser.error(
+                f"peer_reference.py not found (looked at {', '.join(map(str, candidates))}): "
+                "pass --peer-script PATH, or --no-peer"
+            )
         args.peer_script = found[0]
 
 
@@ -92,9 +110,12 @@ def synthetic_cifar(train_images: int, test_images: int, seed: int = 0):
 
     rng = np.random.default_rng(seed)
     return CIFAR10(
-        rng.integers(0, 256, (train_images, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, train_images),
-        rng.integers(0, 256, (test_images, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, test_images),
-        source="standin", description=f"{train_images:,} random uint8 32x32 images, for timing only",
+        rng.integers(0, 256, (train_images, 32, 32, 3), dtype=np.uint8),
+        rng.integers(0, 10, train_images),
+        rng.integers(0, 256, (test_images, 32, 32, 3), dtype=np.uint8),
+        rng.integers(0, 10, test_images),
+        source="standin",
+        description=f"{train_images:,} random uint8 32x32 images, for timing only",
     )
 
 
@@ -108,7 +129,9 @@ def projected_seconds(history: dict, epochs: int, data_scale: float = 1.0) -> tu
     if steady:
         epoch = sum(steady) / len(steady)
         return ((first[0] if first else epoch) + (epochs - 1) * epoch) * data_scale + epochs * checkpoint, "measured"
-    return epochs * (seconds[0] * data_scale + checkpoint), "from the first epoch only, compile included: an overestimate"
+    return epochs * (
+        seconds[0] * data_scale + checkpoint
+    ), "from the first epoch only, compile included: an overestimate"
 
 
 def run_book(args) -> dict:
@@ -119,9 +142,17 @@ def run_book(args) -> dict:
 
     folder = args.output_dir or Path(tempfile.mkdtemp(prefix="alexnet-book-bench-"))
     batch = args.batch_size or PROFILE_DEFAULTS["full"]["batch_size"]
-    config = TrainConfig(profile="full", epochs=args.epochs, batch_size=batch, precision=args.precision,
-                         output_dir=str(folder), download=False, architecture=args.architecture, verbose=0,
-                         overwrite=args.overwrite)
+    config = TrainConfig(
+        profile="full",
+        epochs=args.epochs,
+        batch_size=batch,
+        precision=args.precision,
+        output_dir=str(folder),
+        download=False,
+        architecture=args.architecture,
+        verbose=0,
+        overwrite=args.overwrite,
+    )
     try:
         result = train(config, data=synthetic_cifar(args.images, args.test_images))
     finally:
@@ -132,16 +163,29 @@ def run_book(args) -> dict:
     projected, how = projected_seconds(result.history, epochs, data_scale=50_000 / args.images)
     checkpoint = result.history["checkpoint_seconds"]
     figures = {
-        "images_per_second": result.images_per_second, "batch": batch, "precision": result.precision,
-        "jit_compile": result.jit_compile, "loss_scaling": result.loss_scaling, "device": result.device,
-        "backend": keras.backend.backend(), "train_images": result.train_images,
-        "epoch_seconds": result.history["epoch_seconds"], "checkpoint_seconds": checkpoint,
-        "projection": {"epochs": epochs, "images": "40,000 training + 10,000 validation per epoch",
-                       "seconds": projected, "how": how},
+        "images_per_second": result.images_per_second,
+        "batch": batch,
+        "precision": result.precision,
+        "jit_compile": result.jit_compile,
+        "loss_scaling": result.loss_scaling,
+        "device": result.device,
+        "backend": keras.backend.backend(),
+        "train_images": result.train_images,
+        "epoch_seconds": result.history["epoch_seconds"],
+        "checkpoint_seconds": checkpoint,
+        "projection": {
+            "epochs": epochs,
+            "images": "40,000 training + 10,000 validation per epoch",
+            "seconds": projected,
+            "how": how,
+        },
     }
-    print(f"RESULT book (alexnet_book.train, full profile): {result.images_per_second:,.0f} training images/s, "
-          f"batch {batch}, {result.precision}, XLA {'on' if result.jit_compile else 'OFF'}, {result.device}; "
-          f"checkpoint {sum(checkpoint) / len(checkpoint):.2f} s per epoch", flush=True)
+    print(
+        f"RESULT book (alexnet_book.train, full profile): {result.images_per_second:,.0f} training images/s, "
+        f"batch {batch}, {result.precision}, XLA {'on' if result.jit_compile else 'OFF'}, {result.device}; "
+        f"checkpoint {sum(checkpoint) / len(checkpoint):.2f} s per epoch",
+        flush=True,
+    )
     return figures
 
 
@@ -150,9 +194,17 @@ def resume_check(args) -> dict:
     import alexnet_book.train as training
 
     folder = Path(tempfile.mkdtemp(prefix="alexnet-book-resume-"))
-    config = training.TrainConfig(profile="full", epochs=2, batch_size=args.batch_size or 128,
-                                  precision=args.precision, train_size=None, output_dir=str(folder / "run"),
-                                  download=False, architecture=args.architecture, verbose=0)
+    config = training.TrainConfig(
+        profile="full",
+        epochs=2,
+        batch_size=args.batch_size or 128,
+        precision=args.precision,
+        train_size=None,
+        output_dir=str(folder / "run"),
+        download=False,
+        architecture=args.architecture,
+        verbose=0,
+    )
     data = synthetic_cifar(min(args.images, 2_560), min(args.test_images, 256))
     original = training.EpochCommit.commit
 
@@ -171,8 +223,11 @@ def resume_check(args) -> dict:
         result = training.train(config, data=data)
     finally:
         shutil.rmtree(folder, ignore_errors=True)
-    check = {"resumed_from_epoch": result.resumed_from_epoch, "epochs": result.history["epoch"],
-             "passed": result.resumed_from_epoch == 1 and result.history["epoch"] == [0, 1]}
+    check = {
+        "resumed_from_epoch": result.resumed_from_epoch,
+        "epochs": result.history["epoch"],
+        "passed": result.resumed_from_epoch == 1 and result.history["epoch"] == [0, 1],
+    }
     print(f"RESUME {'passed' if check['passed'] else 'FAILED'}: {check}", flush=True)
     return check
 
@@ -180,9 +235,14 @@ def resume_check(args) -> dict:
 PEER_RUNS = {  # peer_reference.py's result names -> how the record describes them
     "torch_b{batch}_{torch}_compile": ("PyTorch torch.compile, {torch} autocast", "pytorch"),
     "torch_b{batch}_{torch}": ("PyTorch eager, {torch} autocast", "pytorch"),
-    "keras_jax_b{batch}_{policy}_resize_in_model_spe1": ("Keras on JAX, {policy}, resize inside the model", "keras-jax"),
+    "keras_jax_b{batch}_{policy}_resize_in_model_spe1": (
+        "Keras on JAX, {policy}, resize inside the model",
+        "keras-jax",
+    ),
     f"keras_jax_b{SEED_BATCH}_float32_host_227_float32_spe1": (
-        "Keras on JAX, float32, host-resized 227x227 float32 input (the seed's feed)", "keras-jax"),
+        "Keras on JAX, float32, host-resized 227x227 float32 input (the seed's feed)",
+        "keras-jax",
+    ),
 }
 
 
@@ -214,16 +274,27 @@ def peer_runs(peer: dict, batch: int, policy: str) -> list[dict]:
         key = key.format(**names)
         if peer.get(key):
             precision = "float32" if "float32" in key or "fp32" in key else "bfloat16"
-            runs.append({"name": name.format(**names), "framework": framework, "precision": precision,
-                         "batch": int(key.split("_b")[1].split("_")[0]), "images_per_second": peer[key],
-                         "peer_key": key})
+            runs.append(
+                {
+                    "name": name.format(**names),
+                    "framework": framework,
+                    "precision": precision,
+                    "batch": int(key.split("_b")[1].split("_")[0]),
+                    "images_per_second": peer[key],
+                    "peer_key": key,
+                }
+            )
     return runs
 
 
 def _commit() -> str:
     try:
-        return subprocess.run(["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True,
-                              timeout=10).stdout.strip() or "unknown"
+        return (
+            subprocess.run(
+                ["git", "rev-parse", "HEAD"], cwd=REPO_ROOT, capture_output=True, text=True, timeout=10
+            ).stdout.strip()
+            or "unknown"
+        )
     except (OSError, subprocess.SubprocessError):
         return "unknown"
 
@@ -232,8 +303,12 @@ def _software() -> dict:
     import keras
     import numpy
 
-    versions = {"python": platform.python_version(), "keras": keras.__version__, "numpy": numpy.__version__,
-                "backend": keras.backend.backend()}
+    versions = {
+        "python": platform.python_version(),
+        "keras": keras.__version__,
+        "numpy": numpy.__version__,
+        "backend": keras.backend.backend(),
+    }
     for name in ("jax", "jaxlib", "tensorflow", "torch"):
         if name in sys.modules or importlib.util.find_spec(name) is not None:
             try:
@@ -246,25 +321,35 @@ def _software() -> dict:
 def make_record(book: dict, peer: dict | None, matmul: dict, training_flop: float, resume: dict | None) -> dict:
     """Everything in the format src/alexnet_book/recorded/ reads (date, card, source, runs, ...)."""
     commit = _commit()
-    book_run = {"name": "the book: alexnet_book.train, full profile", "framework": f"alexnet_book ({book['backend']})",
-                "precision": book["precision"].removeprefix("mixed_"), "batch": book["batch"],
-                "images_per_second": book["images_per_second"], "jit_compile": book["jit_compile"]}
+    book_run = {
+        "name": "the book: alexnet_book.train, full profile",
+        "framework": f"alexnet_book ({book['backend']})",
+        "precision": book["precision"].removeprefix("mixed_"),
+        "batch": book["batch"],
+        "images_per_second": book["images_per_second"],
+        "jit_compile": book["jit_compile"],
+    }
     runs = [book_run] + (peer_runs(peer, book["batch"], book["precision"]) if peer else [])
     by_key = {run.get("peer_key"): run["images_per_second"] for run in runs}
-    names = {"batch": book["batch"], "policy": book["precision"],
-             "torch": "bf16" if book["precision"].startswith("mixed") else "fp32"}
+    names = {
+        "batch": book["batch"],
+        "policy": book["precision"],
+        "torch": "bf16" if book["precision"].startswith("mixed") else "fp32",
+    }
     ratios = {}
-    for ratio, key in (("book_over_torch_compile", "torch_b{batch}_{torch}_compile"),
-                       ("book_over_torch_eager", "torch_b{batch}_{torch}"),
-                       ("book_over_plain_keras", "keras_jax_b{batch}_{policy}_resize_in_model_spe1"),
-                       ("book_over_seed_like_feed", f"keras_jax_b{SEED_BATCH}_float32_host_227_float32_spe1")):
+    for ratio, key in (
+        ("book_over_torch_compile", "torch_b{batch}_{torch}_compile"),
+        ("book_over_torch_eager", "torch_b{batch}_{torch}"),
+        ("book_over_plain_keras", "keras_jax_b{batch}_{policy}_resize_in_model_spe1"),
+        ("book_over_seed_like_feed", f"keras_jax_b{SEED_BATCH}_float32_host_227_float32_spe1"),
+    ):
         if by_key.get(key.format(**names)):
             ratios[ratio] = book["images_per_second"] / by_key[key.format(**names)]
     record = {
         "date": datetime.date.today().isoformat(),
         "card": book["device"].removeprefix("GPU: "),
         "what": "training images per second after the compiling epoch, synthetic data; the book's full-profile "
-                "training beside peer_reference.py in one process, on one card",
+        "training beside peer_reference.py in one process, on one card",
         "source": f"benchmarks/gpu_training.py, commit {commit[:12]}",
         "commit": commit,
         "software": _software(),
@@ -311,13 +396,17 @@ def main(argv=None) -> int:
     record["peer_seconds"] = time.perf_counter() - started
     for name, value in record["ratios"].items():
         print(f"RATIO {name}: {value:.2f}", flush=True)
-    print(f"UTILIZATION {record['utilization']:.1%} of the {dtype} matmul rate "
-          f"({matmul['flop_per_second'] / 1e12:,.1f} TFLOP/s at {size}) at {training_flop / 1e9:.2f} GFLOP per image",
-          flush=True)
+    print(
+        f"UTILIZATION {record['utilization']:.1%} of the {dtype} matmul rate "
+        f"({matmul['flop_per_second'] / 1e12:,.1f} TFLOP/s at {size}) at {training_flop / 1e9:.2f} GFLOP per image",
+        flush=True,
+    )
     projection = record["projection"]
-    print(f"PROJECTED full profile, {projection['epochs']} epochs of CIFAR-10 ({projection['images']}, checkpoints "
-          f"included): {projection['seconds']:,.0f} s = {projection['seconds'] / 60:.1f} min ({projection['how']})",
-          flush=True)
+    print(
+        f"PROJECTED full profile, {projection['epochs']} epochs of CIFAR-10 ({projection['images']}, checkpoints "
+        f"included): {projection['seconds']:,.0f} s = {projection['seconds'] / 60:.1f} min ({projection['how']})",
+        flush=True,
+    )
     print("JSON", json.dumps(record), flush=True)
     if args.json:
         args.json.parent.mkdir(parents=True, exist_ok=True)

@@ -1,5 +1,6 @@
 """What the notebook and site tests share: the chapters listed in _toc.yml, executing them with papermill,
 and building the site from the executed copies (so that no notebook runs twice)."""
+
 from __future__ import annotations
 
 import os
@@ -49,7 +50,9 @@ def prepare_book_copy() -> None:
     BOOK_COPY.mkdir(parents=True)
     shutil.copytree(REPO_ROOT / "book", BOOK_COPY / "book")
     # Only the sources: a reader's own run folders (runs/, gigabytes of checkpoints) must not leak into the test.
-    shutil.copytree(REPO_ROOT / "chapters", BOOK_COPY / "chapters", ignore=shutil.ignore_patterns("runs", ".ipynb_checkpoints"))
+    shutil.copytree(
+        REPO_ROOT / "chapters", BOOK_COPY / "chapters", ignore=shutil.ignore_patterns("runs", ".ipynb_checkpoints")
+    )
     shutil.copy(REPO_ROOT / "_toc.yml", BOOK_COPY / "_toc.yml")
     config = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "off"

@@ -4,6 +4,7 @@ Safety first: nothing a test runs may touch the reader's real Keras cache or hom
 keras is first imported, so it is set here, before any test module imports keras; notebook kernels and
 subprocesses inherit it.
 """
+
 import os
 import tempfile
 from pathlib import Path
@@ -38,7 +39,9 @@ def built_site(executions):
     if failed:
         pytest.fail(f"not building the site: these notebooks failed under papermill: {failed}")
     result = build_site()
-    assert result.returncode == 0, f"jupyter-book build failed (warnings are errors):\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+    assert result.returncode == 0, (
+        f"jupyter-book build failed (warnings are errors):\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+    )
     return SITE
 
 

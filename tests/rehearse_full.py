@@ -9,6 +9,7 @@ exactly one in ten is right, so the validation error cannot improve after the fi
 Run by tests/test_full_rehearsal.py as `KERAS_BACKEND=jax python tests/rehearse_full.py FOLDER`; prints one
 JSON line per check and exits non-zero on the first failure.
 """
+
 import json
 import math
 import os
@@ -42,9 +43,19 @@ def rehearsal_data() -> CIFAR10:
 
 def config(folder: Path, precision: str) -> training.TrainConfig:
     return training.TrainConfig(
-        profile="full", epochs=3, batch_size=8, train_size=16, validation_size=VALIDATION, test_size=10,
-        plateau_patience=1, precision=precision, jit_compile=True, seed=SEED, output_dir=str(folder),
-        download=False, verbose=0,
+        profile="full",
+        epochs=3,
+        batch_size=8,
+        train_size=16,
+        validation_size=VALIDATION,
+        test_size=10,
+        plateau_patience=1,
+        precision=precision,
+        jit_compile=True,
+        seed=SEED,
+        output_dir=str(folder),
+        download=False,
+        verbose=0,
         deterministic=False,  # as on a GPU; TensorFlow's op determinism would switch XLA off
     )
 
@@ -58,24 +69,38 @@ def check_run(result, precision: str, resumed_from: int) -> None:
     full = training.PROFILE_DEFAULTS["full"]
     model, history = result.model, result.history
     manifest = json.loads((Path(result.output_dir) / training.RunFiles.MANIFEST).read_text())
-    check(result.config.augment and any(isinstance(layer, RandomShift) for layer in model.layers),
-          "the full profile's augmentation is in the model")
-    check(result.config.learning_rate == full["learning_rate"] and result.config.weight_decay > 0,
-          "the full profile's learning rate and weight decay")
+    check(
+        result.config.augment and any(isinstance(layer, RandomShift) for layer in model.layers),
+        "the full profile's augmentation is in the model",
+    )
+    check(
+        result.config.learning_rate == full["learning_rate"] and result.config.weight_decay > 0,
+        "the full profile's learning rate and weight decay",
+    )
     check(len(model.losses) > 0, "the coupled weight decay (L2 penalties on the kernels)")
-    check(model.jit_compile is True and result.jit_compile is True, f"XLA in force (model.jit_compile={model.jit_compile})")
-    check(model.get_layer("conv1").dtype_policy.name == precision == result.precision,
-          f"the precision in force ({model.get_layer('conv1').dtype_policy.name}) recorded as {result.precision}")
+    check(
+        model.jit_compile is True and result.jit_compile is True,
+        f"XLA in force (model.jit_compile={model.jit_compile})",
+    )
+    check(
+        model.get_layer("conv1").dtype_policy.name == precision == result.precision,
+        f"the precision in force ({model.get_layer('conv1').dtype_policy.name}) recorded as {result.precision}",
+    )
     check(result.loss_scaling == (precision == "mixed_float16"), "loss scaling exactly under mixed_float16")
-    check(manifest["in_force"] == {"precision": precision, "jit_compile": True,
-                                   "loss_scaling": precision == "mixed_float16"}, f"run.json: {manifest['in_force']}")
+    check(
+        manifest["in_force"]
+        == {"precision": precision, "jit_compile": True, "loss_scaling": precision == "mixed_float16"},
+        f"run.json: {manifest['in_force']}",
+    )
     for column in ("loss", "val_loss", "cross_entropy", "val_cross_entropy"):
         check(all(math.isfinite(value) for value in history[column]), f"finite {column}: {history[column]}")
     check(np.allclose(history["val_accuracy"], 0.1), f"the validation error stands still: {history['val_accuracy']}")
     rate = full["learning_rate"]
     check(np.allclose(history["learning_rate"], [rate, rate, rate / 10]), f"one drop: {history['learning_rate']}")
-    check(history["epoch"] == [0, 1, 2] and result.resumed_from_epoch == resumed_from,
-          f"one continuous history (epochs {history['epoch']}, resumed from {result.resumed_from_epoch})")
+    check(
+        history["epoch"] == [0, 1, 2] and result.resumed_from_epoch == resumed_from,
+        f"one continuous history (epochs {history['epoch']}, resumed from {result.resumed_from_epoch})",
+    )
 
 
 def interrupt_after_commit(epochs_done: int):
@@ -117,14 +142,32 @@ def main(folder: Path) -> None:
         training.EpochCommit.commit = original
     result = training.train(config(folder / interrupted, interrupted), data=data)
     check_run(result, interrupted, resumed_from=2)
-    print(json.dumps({"backend": backend, "precision": interrupted, "resumed": True,
-                      "seconds": round(time.perf_counter() - started, 1)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "backend": backend,
+                "precision": interrupted,
+                "resumed": True,
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        ),
+        flush=True,
+    )
 
     started = time.perf_counter()
     result = training.train(config(folder / straight, straight), data=data)
     check_run(result, straight, resumed_from=0)
-    print(json.dumps({"backend": backend, "precision": straight, "resumed": False,
-                      "seconds": round(time.perf_counter() - started, 1)}), flush=True)
+    print(
+        json.dumps(
+            {
+                "backend": backend,
+                "precision": straight,
+                "resumed": False,
+                "seconds": round(time.perf_counter() - started, 1),
+            }
+        ),
+        flush=True,
+    )
 
     def exhausted(*args, **kwargs):
         raise out_of_memory_error()

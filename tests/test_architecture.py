@@ -1,11 +1,17 @@
 """The layer list as data, and the shape table it gives."""
+
 import dataclasses
 
 import pytest
-from hypothesis import given, strategies as st
+from hypothesis import given
+from hypothesis import strategies as st
 
 from alexnet_book.architecture import (
-    PAPER_LAYERS, LayerSpec, alexnet_layers, format_shape_table, shape_table,
+    PAPER_LAYERS,
+    LayerSpec,
+    alexnet_layers,
+    format_shape_table,
+    shape_table,
 )
 
 
@@ -25,9 +31,18 @@ def test_paper_layers_are_five_convs_three_pools_flatten_three_dense():
 def test_shape_table_at_227_matches_the_paper():
     rows = by_name(shape_table(227))
     expected = {
-        "conv1": (55, 55, 96), "pool1": (27, 27, 96), "conv2": (27, 27, 256), "pool2": (13, 13, 256),
-        "conv3": (13, 13, 384), "conv4": (13, 13, 384), "conv5": (13, 13, 256), "pool5": (6, 6, 256),
-        "flatten": (9216,), "fc6": (4096,), "fc7": (4096,), "fc8": (1000,),
+        "conv1": (55, 55, 96),
+        "pool1": (27, 27, 96),
+        "conv2": (27, 27, 256),
+        "pool2": (13, 13, 256),
+        "conv3": (13, 13, 384),
+        "conv4": (13, 13, 384),
+        "conv5": (13, 13, 256),
+        "pool5": (6, 6, 256),
+        "flatten": (9216,),
+        "fc6": (4096,),
+        "fc7": (4096,),
+        "fc8": (1000,),
     }
     assert {name: row.output_shape for name, row in rows.items()} == expected
     # each layer's input is the previous layer's output
@@ -82,7 +97,7 @@ def test_every_output_follows_the_floor_formula(size):
         if row.kind in ("conv", "pool"):
             assert row.output_size == (row.input_size + 2 * row.padding - row.kernel) // row.stride + 1
         elif row.kind == "flatten":
-            assert row.output_size == row.input_size ** 2 * row.input_channels
+            assert row.output_size == row.input_size**2 * row.input_channels
 
 
 def test_too_small_an_input_is_refused():

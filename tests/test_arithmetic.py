@@ -1,9 +1,11 @@
 """The conv/pool arithmetic: hand cases, AlexNet's sizes, errors, and agreement with real Keras layers."""
+
 from fractions import Fraction
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alexnet_book.arithmetic import (
     ReceptiveField,
@@ -56,7 +58,10 @@ def test_pool_stride_defaults_to_pool_size():
     assert pool_output_size(55, 3, 2) == 27
 
 
-@pytest.mark.parametrize("size, kernel, stride, expected", [(10, 3, 1, (1, 1)), (10, 3, 3, (1, 1)), (9, 4, 1, (1, 2)), (227, 11, 4, (4, 4)), (224, 11, 4, (3, 4))])
+@pytest.mark.parametrize(
+    "size, kernel, stride, expected",
+    [(10, 3, 1, (1, 1)), (10, 3, 3, (1, 1)), (9, 4, 1, (1, 2)), (227, 11, 4, (4, 4)), (224, 11, 4, (3, 4))],
+)
 def test_same_padding_puts_the_odd_pixel_after(size, kernel, stride, expected):
     assert same_padding(size, kernel, stride) == expected
 
@@ -91,6 +96,7 @@ def test_receptive_field_of_two_3x3_equals_one_5x5():
 
 # --- agreement with Keras: the formula predicts what real layers do ---------------------------------------
 
+
 def _keras_output_size(layer, size):
     x = np.zeros((1, size, size, 1), dtype="float32")
     return layer(x).shape[1]
@@ -115,7 +121,12 @@ def test_conv_formula_matches_keras_conv2d(size, kernel, stride, padding):
 
 
 @settings(max_examples=40, deadline=None)
-@given(size=st.integers(1, 40), pool=st.integers(1, 5), stride=st.integers(1, 4), padding=st.sampled_from(["valid", "same"]))
+@given(
+    size=st.integers(1, 40),
+    pool=st.integers(1, 5),
+    stride=st.integers(1, 4),
+    padding=st.sampled_from(["valid", "same"]),
+)
 def test_pool_formula_matches_keras_maxpool(size, pool, stride, padding):
     import keras
 

@@ -1,5 +1,6 @@
 """benchmarks/gpu_training.py in its CPU dry mode: it runs the book's training entry and the peer at the same batch,
 and computes its ratios and projection from what they measured (a tiny network here; the real one runs on a GPU)."""
+
 import importlib.util
 import json
 import os
@@ -14,7 +15,7 @@ import pytest
 
 SCRIPT = Path(__file__).resolve().parent.parent / "benchmarks" / "gpu_training.py"
 
-FAKE_PEER = '''
+FAKE_PEER = """
 RESULTS = {}
 CALLS = []
 def torch_bench(batch, amp, compile_=False, steps=40, warm=10):
@@ -24,7 +25,7 @@ def keras_bench(batch, policy, resize_inside=True, steps=40, spe=1):
     CALLS.append(("keras", batch, policy, resize_inside))
     feed = "resize_in_model" if resize_inside else "host_227_float32"
     RESULTS[f"keras_jax_b{batch}_{policy}_{feed}_spe{spe}"] = 100.0 if not resize_inside else 300.0
-'''
+"""
 
 
 @pytest.fixture(scope="module")
@@ -42,8 +43,24 @@ def test_dry_run_with_a_peer_at_the_same_batch(benchmark, tmp_path, capsys):
     peer = tmp_path / "fake_peer.py"
     peer.write_text(FAKE_PEER)
     out = tmp_path / "figures.json"
-    code = benchmark.main(["--images", "320", "--test-images", "32", "--epochs", "2", "--architecture", "tiny",
-                           "--peer-script", str(peer), "--json", str(out), "--matmul-size", "256"])
+    code = benchmark.main(
+        [
+            "--images",
+            "320",
+            "--test-images",
+            "32",
+            "--epochs",
+            "2",
+            "--architecture",
+            "tiny",
+            "--peer-script",
+            str(peer),
+            "--json",
+            str(out),
+            "--matmul-size",
+            "256",
+        ]
+    )
     assert code == 0
     record = check_record(json.loads(out.read_text()), out.name)  # the recorded format, as saved
     book = record["runs"][0]
@@ -51,21 +68,29 @@ def test_dry_run_with_a_peer_at_the_same_batch(benchmark, tmp_path, capsys):
     assert book["precision"] == "float32" and record["book"]["train_images"] == 256
     assert record["book"]["projection"]["how"] == "measured" and record["resume_check"]["passed"]
     peers = {run["peer_key"]: run for run in record["runs"][1:]}
-    assert set(peers) == {"torch_b128_fp32_compile", "torch_b128_fp32", "keras_jax_b128_float32_resize_in_model_spe1",
-                          "keras_jax_b32_float32_host_227_float32_spe1"}  # the book's batch and precision; the seed's
+    assert set(peers) == {
+        "torch_b128_fp32_compile",
+        "torch_b128_fp32",
+        "keras_jax_b128_float32_resize_in_model_spe1",
+        "keras_jax_b32_float32_host_227_float32_spe1",
+    }  # the book's batch and precision; the seed's
     assert record["ratios"]["book_over_torch_compile"] == pytest.approx(book["images_per_second"] / 400.0)
     assert record["ratios"]["book_over_seed_like_feed"] == pytest.approx(book["images_per_second"] / 100.0)
     history = {key: record["book"][key] for key in ("epoch_seconds", "checkpoint_seconds")}
     first, second = history["epoch_seconds"]
     epochs, checkpoint = PROFILE_DEFAULTS["full"]["epochs"], sum(history["checkpoint_seconds"]) / 2
     assert record["projection"]["epochs"] == epochs
-    assert record["projection"]["seconds"] == pytest.approx((first + (epochs - 1) * second) * 50_000 / 320
-                                                            + epochs * checkpoint)
+    assert record["projection"]["seconds"] == pytest.approx(
+        (first + (epochs - 1) * second) * 50_000 / 320 + epochs * checkpoint
+    )
     assert record["utilization"] == pytest.approx(
-        book["images_per_second"] * record["training_flop_per_image"] / record["matmul"]["flop_per_second"])
+        book["images_per_second"] * record["training_flop_per_image"] / record["matmul"]["flop_per_second"]
+    )
     assert record["date"] and record["commit"] and record["software"]["keras"]
     printed = capsys.readouterr().out
-    assert "RESULT book" in printed and "RATIO book_over_torch_compile" in printed and "PROJECTED full profile" in printed
+    assert (
+        "RESULT book" in printed and "RATIO book_over_torch_compile" in printed and "PROJECTED full profile" in printed
+    )
 
 
 def test_projection_from_a_single_epoch_says_it_overestimates(benchmark):
@@ -78,8 +103,20 @@ def test_an_output_folder_holding_another_run_is_refused(benchmark, tmp_path, ca
     folder = tmp_path / "mine"
     folder.mkdir()
     (folder / "notes.txt").write_text("keep")
-    code = benchmark.main(["--images", "64", "--epochs", "2", "--architecture", "tiny", "--no-peer",
-                           "--no-resume-check", "--output-dir", str(folder)])
+    code = benchmark.main(
+        [
+            "--images",
+            "64",
+            "--epochs",
+            "2",
+            "--architecture",
+            "tiny",
+            "--no-peer",
+            "--no-resume-check",
+            "--output-dir",
+            str(folder),
+        ]
+    )
     assert code == 2 and "holds files of something else" in capsys.readouterr().err
     assert sorted(p.name for p in folder.iterdir()) == ["notes.txt"]
 

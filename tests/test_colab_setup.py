@@ -4,6 +4,7 @@ The environment stands in for Colab: a new virtual environment whose Python sees
 (TensorFlow, Keras, numpy, matplotlib, as Colab has them) but not the book's package. The setup cell is chapter 1's,
 as stored; ALEXNET_BOOK_SOURCE points it at a copy of this checkout instead of the repository on GitHub.
 """
+
 from __future__ import annotations
 
 import json
@@ -19,7 +20,18 @@ from book import REPO_ROOT
 CANONICAL_SETUP_NOTEBOOK = REPO_ROOT / "chapters" / "01_convolution_arithmetic.ipynb"
 # What a pip build of the package does not need, or must not see (a local build, an editable install's metadata).
 NOT_COPIED = shutil.ignore_patterns(
-    ".git", ".venv", "_build", "build", "runs", "node_modules", "*.egg-info", "__pycache__", ".*cache*", ".hypothesis", "*.keras", "*.h5"
+    ".git",
+    ".venv",
+    "_build",
+    "build",
+    "runs",
+    "node_modules",
+    "*.egg-info",
+    "__pycache__",
+    ".*cache*",
+    ".hypothesis",
+    "*.keras",
+    "*.h5",
 )
 
 
@@ -28,9 +40,12 @@ def setup_cell_source() -> str:
     cells = [
         "".join(c["source"])
         for c in nb["cells"]
-        if "remove-cell" in c.get("metadata", {}).get("tags", []) and 'find_spec("alexnet_book")' in "".join(c["source"])
+        if "remove-cell" in c.get("metadata", {}).get("tags", [])
+        and 'find_spec("alexnet_book")' in "".join(c["source"])
     ]
-    assert len(cells) == 1, f"{CANONICAL_SETUP_NOTEBOOK.name}: expected one setup cell (tagged remove-cell) that installs alexnet_book"
+    assert len(cells) == 1, (
+        f"{CANONICAL_SETUP_NOTEBOOK.name}: expected one setup cell (tagged remove-cell) that installs alexnet_book"
+    )
     return cells[0]
 
 
@@ -58,13 +73,18 @@ def run(python: Path, code: str, **env) -> subprocess.CompletedProcess:
 
 def installed(python: Path) -> set[str]:
     """Distributions in the venv's own site-packages (what an install added), not the preinstalled ones."""
-    listing = run(python, "import sysconfig, os; print('\\n'.join(os.listdir(sysconfig.get_paths()['purelib'])))").stdout
+    listing = run(
+        python, "import sysconfig, os; print('\\n'.join(os.listdir(sysconfig.get_paths()['purelib'])))"
+    ).stdout
     return {line.split("-")[0].lower() for line in listing.split() if line.endswith(".dist-info")}
 
 
 def test_setup_cell_installs_the_package_and_nothing_else_in_a_clean_environment(tmp_path):
     python = colab_like_environment(tmp_path)
-    found = run(python, "import importlib.util as u; print([m for m in ('alexnet_book', 'tensorflow', 'keras', 'numpy', 'matplotlib', 'pip') if u.find_spec(m)])")
+    found = run(
+        python,
+        "import importlib.util as u; print([m for m in ('alexnet_book', 'tensorflow', 'keras', 'numpy', 'matplotlib', 'pip') if u.find_spec(m)])",
+    )
     assert found.stdout.strip() == str(["tensorflow", "keras", "numpy", "matplotlib", "pip"]), (
         f"the Colab stand-in must have TensorFlow, Keras, numpy, matplotlib and pip, and not alexnet_book; it has {found.stdout}{found.stderr}"
     )
@@ -74,7 +94,9 @@ def test_setup_cell_installs_the_package_and_nothing_else_in_a_clean_environment
     before = installed(python)
     cell = setup_cell_source()
     first = run(python, cell, ALEXNET_BOOK_SOURCE=str(source))
-    assert first.returncode == 0, f"the setup cell failed in a clean environment:\n{first.stdout[-3000:]}\n{first.stderr[-3000:]}"
+    assert first.returncode == 0, (
+        f"the setup cell failed in a clean environment:\n{first.stdout[-3000:]}\n{first.stderr[-3000:]}"
+    )
     added = installed(python) - before
     assert added == {"alexnet_book"}, (
         f"the setup cell installed {sorted(added)}; it must install alexnet_book only (Colab's TensorFlow, Keras, numpy "
@@ -87,8 +109,12 @@ def test_setup_cell_installs_the_package_and_nothing_else_in_a_clean_environment
         "for m in pkgutil.walk_packages(alexnet_book.__path__, 'alexnet_book.'): importlib.import_module(m.name)\n"
         "print(alexnet_book.__file__)",
     )
-    assert imported.returncode == 0, f"the installed package does not import on the Colab stand-in:\n{imported.stderr[-3000:]}"
-    assert str(tmp_path / "venv") in imported.stdout, f"alexnet_book was imported from {imported.stdout.strip()}, not from the clean venv"
+    assert imported.returncode == 0, (
+        f"the installed package does not import on the Colab stand-in:\n{imported.stderr[-3000:]}"
+    )
+    assert str(tmp_path / "venv") in imported.stdout, (
+        f"alexnet_book was imported from {imported.stdout.strip()}, not from the clean venv"
+    )
 
     again = run(python, cell + "\nprint('done')", ALEXNET_BOOK_SOURCE=str(tmp_path / "nowhere"))
     assert again.returncode == 0 and again.stdout.strip() == "done", (

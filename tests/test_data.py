@@ -1,4 +1,5 @@
 """alexnet_book.data: reading CIFAR-10's python batches, the download's fast failure offline, the stand-in, the split."""
+
 import os
 import pickle
 import sys
@@ -12,7 +13,8 @@ if "keras" not in sys.modules:
 
 import numpy as np
 import pytest
-from hypothesis import given, settings, strategies as st
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 from alexnet_book import data
 from alexnet_book.data import (
@@ -36,8 +38,9 @@ def small_cifar(tmp_path):
     """A folder in the real format with uneven rows per training batch (the real files have 10,000 each)."""
     x_train, y_train = random_images(20, seed=1)
     x_test, y_test = random_images(6, seed=2)
-    folder = write_python_batches(tmp_path / "cifar-10-batches-py", x_train, y_train, x_test, y_test,
-                                  train_rows=[7, 3, 1, 5, 4])
+    folder = write_python_batches(
+        tmp_path / "cifar-10-batches-py", x_train, y_train, x_test, y_test, train_rows=[7, 3, 1, 5, 4]
+    )
     return folder, (x_train, y_train, x_test, y_test)
 
 
@@ -132,9 +135,18 @@ def corrupt(folder, name, payload):
         (lambda good: b"\x00garbage" * 10, "truncated or corrupt"),
         (lambda good: pickle.dumps([1, 2, 3], protocol=4), "holds a list, not the dict"),
         (lambda good: pickle.dumps({b"pixels": np.zeros((2, 3072), np.uint8)}, protocol=4), "without the keys"),
-        (lambda good: pickle.dumps({b"data": np.zeros((2, 1024), np.uint8), b"labels": [0, 1]}, protocol=4), "3072 values per row"),
-        (lambda good: pickle.dumps({b"data": np.zeros((2, 3072), np.float32), b"labels": [0, 1]}, protocol=4), "must be uint8"),
-        (lambda good: pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0]}, protocol=4), "one per row"),
+        (
+            lambda good: pickle.dumps({b"data": np.zeros((2, 1024), np.uint8), b"labels": [0, 1]}, protocol=4),
+            "3072 values per row",
+        ),
+        (
+            lambda good: pickle.dumps({b"data": np.zeros((2, 3072), np.float32), b"labels": [0, 1]}, protocol=4),
+            "must be uint8",
+        ),
+        (
+            lambda good: pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0]}, protocol=4),
+            "one per row",
+        ),
         (lambda good: pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 12]}, protocol=4), "0..9"),
         # a pickle that would run a command when loaded with plain pickle.load
         (lambda good: b"cos\nsystem\n(S'echo owned'\ntR.", "refusing to load os.system"),
@@ -294,12 +306,16 @@ def test_writer_refuses_to_replace_batches(small_cifar):
 
 def a_batch(rows=3, seed=0):
     images, labels = random_images(rows, seed)
-    return images, labels, {
-        b"batch_label": b"testing batch 1 of 1",
-        b"labels": [int(label) for label in labels],
-        b"data": np.ascontiguousarray(images.transpose(0, 3, 1, 2).reshape(rows, 3072)),
-        b"filenames": [f"{i:05d}.png".encode() for i in range(rows)],
-    }
+    return (
+        images,
+        labels,
+        {
+            b"batch_label": b"testing batch 1 of 1",
+            b"labels": [int(label) for label in labels],
+            b"data": np.ascontiguousarray(images.transpose(0, 3, 1, 2).reshape(rows, 3072)),
+            b"filenames": [f"{i:05d}.png".encode() for i in range(rows)],
+        },
+    )
 
 
 @pytest.mark.parametrize("protocol", [0, 1, 2, 3, 4, 5])
@@ -328,17 +344,34 @@ def test_numpy_label_vector_and_big_endian_rows_are_read(tmp_path):
 def python2_pickle(rows: np.ndarray, labels: list) -> bytes:
     """A batch as Python 2 and numpy 1 wrote the official files: protocol 2, str (bytes) keys and type codes,
     numpy.core names, the pixels as one BINSTRING."""
+
     def short(text: bytes) -> bytes:
         return b"U" + bytes([len(text)]) + text
 
     raw = rows.tobytes()
     return (
         b"\x80\x02}q\x01(" + short(b"data") + b"q\x02cnumpy.core.multiarray\n_reconstruct\nq\x03cnumpy\nndarray\nq\x04"
-        b"K\x00\x85" + short(b"b") + b"\x87Rq\x05(K\x01K" + bytes([len(rows)]) + b"M\x00\x0c\x86cnumpy\ndtype\nq\x06"
-        + short(b"u1") + b"K\x00K\x01\x87Rq\x07(K\x03" + short(b"|") + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89"
-        b"T" + len(raw).to_bytes(4, "little") + raw + b"tb"
-        + short(b"labels") + b"q\x08]q\x09(" + b"".join(b"K" + bytes([label]) for label in labels) + b"e"
-        + short(b"batch_label") + b"q\x0a" + short(b"training batch 1 of 5") + b"u."
+        b"K\x00\x85"
+        + short(b"b")
+        + b"\x87Rq\x05(K\x01K"
+        + bytes([len(rows)])
+        + b"M\x00\x0c\x86cnumpy\ndtype\nq\x06"
+        + short(b"u1")
+        + b"K\x00K\x01\x87Rq\x07(K\x03"
+        + short(b"|")
+        + b"NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb\x89"
+        b"T"
+        + len(raw).to_bytes(4, "little")
+        + raw
+        + b"tb"
+        + short(b"labels")
+        + b"q\x08]q\x09("
+        + b"".join(b"K" + bytes([label]) for label in labels)
+        + b"e"
+        + short(b"batch_label")
+        + b"q\x0a"
+        + short(b"training batch 1 of 5")
+        + b"u."
     )
 
 
@@ -367,7 +400,7 @@ def test_corrupt_dtype_state_is_an_error_not_a_crash(tmp_path):
     payload = bytearray(python2_pickle(a_batch()[2][b"data"], [1, 2, 3]))
     state = b"(K\x03U\x01|NNNJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"
     at = payload.index(state)
-    payload[at:at + len(state)] = b"(K\x03U\x01|NJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"  # two Nones fewer
+    payload[at : at + len(state)] = b"(K\x03U\x01|NJ\xff\xff\xff\xffJ\xff\xff\xff\xffK\x00tb"  # two Nones fewer
     path = tmp_path / "data_batch_1"
     path.write_bytes(bytes(payload))
     assert_format_error(path, "malformed dtype state")
@@ -395,13 +428,18 @@ def test_huge_memo_index_is_refused_before_allocating(tmp_path):
         (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, True]}, protocol=4), "not all whole"),
         (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": [0, 2**70]}, protocol=4), "0..9"),
         (pickle.dumps({b"data": [[0] * 3072] * 2, b"labels": [0, 1]}, protocol=4), "got a list"),
-        (pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": np.zeros((2, 1), np.int64)}, protocol=4),
-         "one per row"),
+        (
+            pickle.dumps({b"data": np.zeros((2, 3072), np.uint8), b"labels": np.zeros((2, 1), np.int64)}, protocol=4),
+            "one per row",
+        ),
         (b"\x80\x02c_codecs\nencode\nX\x01\x00\x00\x00xX\x04\x00\x00\x00zlib\x86R.", "refusing _codecs.encode"),
         (b"\x80\x04cbuiltins\neval\n.", "refusing to load builtins.eval"),
         # _reconstruct without the BUILD that gives the array its contents
-        (b"\x80\x04}(C\x04datacnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R"
-         b"C\x06labels]u.", "array without its contents|_ArrayWithoutContents"),
+        (
+            b"\x80\x04}(C\x04datacnumpy.core.multiarray\n_reconstruct\ncnumpy\nndarray\nK\x00\x85C\x01b\x87R"
+            b"C\x06labels]u.",
+            "array without its contents|_ArrayWithoutContents",
+        ),
     ],
 )
 def test_more_malformed_batches(tmp_path, payload, message):

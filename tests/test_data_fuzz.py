@@ -4,6 +4,7 @@ or refused with CIFAR10FormatError naming the file and the fix; never another ex
 Deterministic (seeded numpy), small batches, a few thousand files: a few seconds. A crash (the fuzzing found a
 numpy segfault and a multi-gigabyte memo allocation) takes pytest down with it, which is loud enough.
 """
+
 import os
 import pickle
 import sys
@@ -53,7 +54,7 @@ def corrupted(good: bytes, rng: np.random.Generator) -> bytes:
         elif kind == 3:
             b[at:at] = rng.integers(0, 256, int(rng.integers(1, 9)), dtype=np.uint8).tobytes()
         else:
-            del b[at:at + int(rng.integers(1, 9))]
+            del b[at : at + int(rng.integers(1, 9))]
     return bytes(b)
 
 

@@ -1,4 +1,5 @@
 """The comparative-run harness of chapters 4 and 8: sizes, shared data, records, the table and the figure."""
+
 import math
 
 import keras
@@ -63,8 +64,9 @@ def tiny_runs(dark_or_bright):
     fast = dict(build=tiny_net, recipe=Recipe(learning_rate=0.1, momentum=0.9), seed=3)
     return {
         "a": run_experiment("eight units", dark_or_bright, TINY_SIZES, options={"units": 8}, target_error=0.1, **fast),
-        "a again": run_experiment("eight again", dark_or_bright, TINY_SIZES, options={"units": 8}, target_error=0.1,
-                                  **fast),
+        "a again": run_experiment(
+            "eight again", dark_or_bright, TINY_SIZES, options={"units": 8}, target_error=0.1, **fast
+        ),
         "b": run_experiment("two units", dark_or_bright, TINY_SIZES, options={"units": 2}, **fast),
     }
 
@@ -187,11 +189,16 @@ def test_alexnet_options_build_different_alexnets():
         assert tuple(model.inputs[0].shape[1:]) == (32, 32, 3) and model.inputs[0].dtype == "uint8"
         assert model.get_layer("conv1").kernel_regularizer is not None  # the paper's coupled weight decay
     assert any(isinstance(layer, LocalResponseNormalization) for layer in with_lrn.layers)
-    assert not any(isinstance(layer, (LocalResponseNormalization, keras.layers.BatchNormalization))
-                   for layer in without.layers)
+    assert not any(
+        isinstance(layer, (LocalResponseNormalization, keras.layers.BatchNormalization)) for layer in without.layers
+    )
     assert grouped.count_params() < without.count_params()
-    assert alexnet_options(dropout=0.0) == {"variant": "cifar10", "raw_image_size": 32, "weight_decay": 0.0005,
-                                            "dropout": 0.0}
+    assert alexnet_options(dropout=0.0) == {
+        "variant": "cifar10",
+        "raw_image_size": 32,
+        "weight_decay": 0.0005,
+        "dropout": 0.0,
+    }
 
 
 def test_the_recipe_is_the_training_chapters():

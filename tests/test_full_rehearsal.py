@@ -1,6 +1,7 @@
 """The `full` profile rehearsed on the CPU, on TensorFlow and on JAX (tests/rehearse_full.py: XLA in force, the
 recorded precision and flags, finite losses, the rate dropping on a stalled validation error, a resumed run, the
 out-of-memory message), and the full data path on CIFAR-10-sized batch files within a memory budget."""
+
 import json
 import os
 import subprocess
@@ -19,12 +20,15 @@ def test_full_profile_configuration_rehearsed_on_the_cpu(backend, tmp_path):
     if backend == "jax":
         pytest.importorskip("jax", reason="install the test extras (pip install -e '.[test]'), which include jax")
     environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    run = subprocess.run([sys.executable, str(REHEARSAL), str(tmp_path)], env=environment, capture_output=True,
-                         text=True, timeout=600)
+    run = subprocess.run(
+        [sys.executable, str(REHEARSAL), str(tmp_path)], env=environment, capture_output=True, text=True, timeout=600
+    )
     assert run.returncode == 0, f"{run.stdout[-2000:]}\n{run.stderr[-4000:]}"
     lines = [json.loads(line) for line in run.stdout.splitlines() if line.startswith("{")]
     assert [line.get("precision") for line in lines[:2]] == {
-        "tensorflow": ["mixed_bfloat16", "mixed_float16"], "jax": ["mixed_float16", "mixed_bfloat16"]}[backend]
+        "tensorflow": ["mixed_bfloat16", "mixed_float16"],
+        "jax": ["mixed_float16", "mixed_bfloat16"],
+    }[backend]
     assert [line.get("resumed") for line in lines[:2]] == [True, False]
     assert lines[2] == {"backend": backend, "out_of_memory_message": True}
     print(run.stdout)
@@ -37,9 +41,13 @@ def test_full_size_cifar10_batches_load_and_split_in_under_a_gigabyte(tmp_path):
     from alexnet_book.train import TrainConfig, _select
 
     rng = np.random.default_rng(0)
-    write_python_batches(tmp_path, rng.integers(0, 256, (50_000, 32, 32, 3), dtype=np.uint8),
-                         rng.integers(0, 10, 50_000), rng.integers(0, 256, (10_000, 32, 32, 3), dtype=np.uint8),
-                         rng.integers(0, 10, 10_000))
+    write_python_batches(
+        tmp_path,
+        rng.integers(0, 256, (50_000, 32, 32, 3), dtype=np.uint8),
+        rng.integers(0, 10, 50_000),
+        rng.integers(0, 256, (10_000, 32, 32, 3), dtype=np.uint8),
+        rng.integers(0, 10, 10_000),
+    )
     assert sorted(p.stat().st_size // 1_000_000 for p in tmp_path.iterdir()) == [30] * 6
     tracemalloc.start()
     try:

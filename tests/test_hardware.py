@@ -1,4 +1,5 @@
 """alexnet_book.hardware.precision_policy: the dtype policy follows the GPU's compute capability."""
+
 import pytest
 
 from alexnet_book import hardware

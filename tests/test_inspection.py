@@ -1,4 +1,5 @@
 """alexnet_book.inspection: layer features, nearest neighbours, PCA and the filter grid."""
+
 import numpy as np
 import pytest
 
@@ -41,7 +42,7 @@ def test_layer_features_equal_the_layer_computed_by_hand(tiny_model):
     by_hand = np.zeros((6, 2, 2, 2), dtype="float32")
     for i in range(2):
         for j in range(2):
-            by_hand[:, i, j] = np.einsum("nhwc,hwcf->nf", images[:, i:i + 3, j:j + 3], conv_kernel) + conv_bias
+            by_hand[:, i, j] = np.einsum("nhwc,hwcf->nf", images[:, i : i + 3, j : j + 3], conv_kernel) + conv_bias
     by_hand = np.maximum(by_hand, 0)
     features = layer_features(tiny_model, ["conv1", "fc7"], images, batch_size=4)
     assert set(features) == {"conv1", "fc7"}
@@ -103,8 +104,10 @@ def test_the_nearest_neighbour_of_an_item_is_itself_at_distance_zero(metric):
 def test_distances_match_their_definitions():
     queries = np.array([[3.0, 4.0], [1.0, 0.0]])
     items = np.array([[0.0, 0.0], [6.0, 8.0], [0.0, 2.0]])
-    np.testing.assert_allclose(pairwise_distances(queries, items, "euclidean"),
-                               [[5.0, 5.0, np.hypot(3, 2)], [1.0, np.hypot(5, 8), np.hypot(1, 2)]])
+    np.testing.assert_allclose(
+        pairwise_distances(queries, items, "euclidean"),
+        [[5.0, 5.0, np.hypot(3, 2)], [1.0, np.hypot(5, 8), np.hypot(1, 2)]],
+    )
     cosine = pairwise_distances(queries, items, "cosine")
     # the zero vector has no direction: distance 1; a scaled copy: distance 0; (3,4) vs (0,2): 1 - 4/5
     np.testing.assert_allclose(cosine, [[1.0, 0.0, 0.2], [1.0, 0.4, 1.0]], atol=1e-12)
@@ -190,7 +193,7 @@ def test_filter_grid_of_96_filters_of_11x11x3():
     assert grid.shape == (8 * 11 + 9, 12 * 11 + 13, 3)
     assert grid.min() == 0.0 and grid.max() == 1.0
     # filter 13 sits in the second row, second column; each tile spans 0..1 on its own
-    tile = grid[1 + 12:1 + 12 + 11, 1 + 12:1 + 12 + 11]
+    tile = grid[1 + 12 : 1 + 12 + 11, 1 + 12 : 1 + 12 + 11]
     np.testing.assert_allclose(tile, (kernel[..., 13] - kernel[..., 13].min()) / np.ptp(kernel[..., 13]))
     assert np.all(grid[0] == 1.0) and np.all(grid[:, 12] == 1.0), "the gaps are pad_value"
     assert filter_grid(kernel).shape == (10 * 11 + 11, 10 * 11 + 11, 3)  # default: a square-ish grid

@@ -1,5 +1,6 @@
 """LocalResponseNormalization: the paper's formula, TensorFlow's op with the paper's constants, serialisation.
 RandomShift: pad-and-crop, every shift equally likely, unchanged at inference, and XLA stays on."""
+
 import keras
 import numpy as np
 import pytest
@@ -30,7 +31,7 @@ def test_matches_the_papers_formula(activations):
     out = keras.ops.convert_to_numpy(LocalResponseNormalization()(activations))
     np.testing.assert_allclose(out, reference_lrn(activations), rtol=1e-5, atol=1e-6)
     # the normalization did something: it is not the identity and not a constant scale
-    assert not np.allclose(out, activations / 2 ** 0.75, rtol=1e-3)
+    assert not np.allclose(out, activations / 2**0.75, rtol=1e-3)
 
 
 def test_edges_use_fewer_neighbours():
@@ -93,12 +94,15 @@ def test_mixed_precision_computes_in_float32():
     np.testing.assert_allclose(out, reference_lrn(x), rtol=2e-3)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(depth_radius=-1), "depth_radius"),
-    (dict(depth_radius=2.5), "depth_radius"),
-    (dict(bias=0.0), "bias must be > 0"),
-    (dict(alpha=-1.0), "alpha must be >= 0"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(depth_radius=-1), "depth_radius"),
+        (dict(depth_radius=2.5), "depth_radius"),
+        (dict(bias=0.0), "bias must be > 0"),
+        (dict(alpha=-1.0), "alpha must be >= 0"),
+    ],
+)
 def test_bad_arguments_are_refused(kwargs, message):
     with pytest.raises(ValueError, match=message):
         LocalResponseNormalization(**kwargs)
@@ -128,9 +132,14 @@ def shifts_found(images, shifted, max_shift=4):
     for image, out in zip(images, shifted):
         padded = np.pad(image, ((max_shift, max_shift), (max_shift, max_shift), (0, 0)))
         side = image.shape[0]
-        matches = [(dy, dx) for dy in range(-max_shift, max_shift + 1) for dx in range(-max_shift, max_shift + 1)
-                   if np.array_equal(padded[max_shift + dy:max_shift + dy + side,
-                                            max_shift + dx:max_shift + dx + side], out)]
+        matches = [
+            (dy, dx)
+            for dy in range(-max_shift, max_shift + 1)
+            for dx in range(-max_shift, max_shift + 1)
+            if np.array_equal(
+                padded[max_shift + dy : max_shift + dy + side, max_shift + dx : max_shift + dx + side], out
+            )
+        ]
         assert len(matches) == 1, matches
         found.append(matches[0])
     return found

@@ -2,6 +2,7 @@
 
 Whether external links are alive needs a network: `make linkcheck` (Sphinx's linkcheck builder) does that.
 """
+
 from __future__ import annotations
 
 import re
@@ -41,7 +42,9 @@ def _read(path: Path) -> _Page:
 
 def site_links(site: Path) -> dict[str, list[str]]:
     """Every page of the site (not the theme's static files) and its links."""
-    return {p.relative_to(site).as_posix(): _read(p).hrefs for p in sorted(site.rglob("*.html")) if "_static" not in p.parts}
+    return {
+        p.relative_to(site).as_posix(): _read(p).hrefs for p in sorted(site.rglob("*.html")) if "_static" not in p.parts
+    }
 
 
 def external_link_problem(href: str) -> str | None:
@@ -95,7 +98,12 @@ def test_internal_links_lead_to_pages_and_anchors_that_exist(built_site):
 
 def test_external_links_are_well_formed(built_site):
     links = site_links(built_site)
-    external = [(page, href) for page, hrefs in links.items() for href in hrefs if urlsplit(href).scheme or href.startswith("//")]
+    external = [
+        (page, href)
+        for page, hrefs in links.items()
+        for href in hrefs
+        if urlsplit(href).scheme or href.startswith("//")
+    ]
     assert external, "the site links to no external page at all: the bibliography alone should"
     malformed = [f"{page}: {href} ({problem})" for page, href in external if (problem := external_link_problem(href))]
     assert not malformed, "malformed external links:\n" + "\n".join(malformed)

@@ -1,4 +1,5 @@
 """build_alexnet: the paper's network and the seed's, their parameter counts, init, input pipeline and options."""
+
 import keras
 import numpy as np
 import pytest
@@ -36,8 +37,26 @@ def test_cifar10_without_normalization_parameter_count():
 
 def test_paper_layout(paper):
     names = [layer.name for layer in paper.layers]
-    assert names == ["image", "conv1", "lrn1", "pool1", "conv2", "lrn2", "pool2", "conv3", "conv4", "conv5",
-                     "pool5", "flatten", "fc6", "drop6", "fc7", "drop7", "fc8", "softmax"]
+    assert names == [
+        "image",
+        "conv1",
+        "lrn1",
+        "pool1",
+        "conv2",
+        "lrn2",
+        "pool2",
+        "conv3",
+        "conv4",
+        "conv5",
+        "pool5",
+        "flatten",
+        "fc6",
+        "drop6",
+        "fc7",
+        "drop7",
+        "fc8",
+        "softmax",
+    ]
     assert isinstance(paper.get_layer("lrn1"), LocalResponseNormalization)
     assert [paper.get_layer(f"conv{i}").groups for i in range(1, 6)] == [1, 2, 1, 2, 2]
     assert paper.get_layer("pool1").pool_size == (3, 3) and paper.get_layer("pool1").strides == (2, 2)
@@ -66,7 +85,16 @@ def test_paper_init(paper):
         kernel = keras.ops.convert_to_numpy(paper.get_layer(name).kernel)
         assert abs(kernel.mean()) < 1e-3, name
         assert kernel.std() == pytest.approx(0.01, rel=0.05), name
-    for name, bias in {"conv1": 0, "conv2": 1, "conv3": 0, "conv4": 1, "conv5": 1, "fc6": 1, "fc7": 1, "fc8": 0}.items():
+    for name, bias in {
+        "conv1": 0,
+        "conv2": 1,
+        "conv3": 0,
+        "conv4": 1,
+        "conv5": 1,
+        "fc6": 1,
+        "fc7": 1,
+        "fc8": 0,
+    }.items():
         assert np.all(keras.ops.convert_to_numpy(paper.get_layer(name).bias) == bias), name
 
 
@@ -80,8 +108,18 @@ def test_cifar10_keeps_keras_default_init(cifar10):
 
 
 def test_options_override_the_variant():
-    model = build_alexnet("paper", input_size=SMALL, normalization="batchnorm", groups=1, paper_init=False,
-                          num_classes=7, pool_size=2, pool_stride=2, activation="tanh", dropout=0.25)
+    model = build_alexnet(
+        "paper",
+        input_size=SMALL,
+        normalization="batchnorm",
+        groups=1,
+        paper_init=False,
+        num_classes=7,
+        pool_size=2,
+        pool_stride=2,
+        activation="tanh",
+        dropout=0.25,
+    )
     names = [layer.name for layer in model.layers]
     assert "lrn1" not in names and "bn5" in names
     assert model.get_layer("conv2").groups == 1 and model.get_layer("pool2").pool_size == (2, 2)
@@ -115,8 +153,9 @@ def test_augmentation_acts_in_training_only():
     np.testing.assert_allclose(first, plain.predict(images, verbose=0), rtol=1e-5, atol=1e-6)  # and a no-op
     # in training the shift and flip do change the images, and keep their shape
     scaled = augmented.get_layer("rescale")(images)
-    moved = augmented.get_layer("random_flip")(augmented.get_layer("random_shift")(scaled, training=True),
-                                               training=True)
+    moved = augmented.get_layer("random_flip")(
+        augmented.get_layer("random_shift")(scaled, training=True), training=True
+    )
     assert tuple(moved.shape) == (8, 32, 32, 3)
     assert not np.allclose(keras.ops.convert_to_numpy(moved), keras.ops.convert_to_numpy(scaled))
 
@@ -150,17 +189,20 @@ def test_mixed_precision_gives_float32_probabilities():
     np.testing.assert_allclose(probabilities.sum(axis=1), 1.0, rtol=1e-5)
 
 
-@pytest.mark.parametrize("kwargs, message", [
-    (dict(variant="vgg"), r"unknown variant 'vgg': choose one of 'paper', 'cifar10'"),
-    (dict(normalization="layernorm"), r"unknown normalization 'layernorm': choose 'lrn' .*'batchnorm'.*None"),
-    (dict(groups=4), r"groups must be 1 .* 2 .* or 'default'"),
-    (dict(dropout=1.0), r"dropout must be a rate in \[0, 1\)"),
-    (dict(activation="relu6x"), r"unknown activation 'relu6x'"),
-    (dict(weight_decay=-1e-4), r"weight_decay must be None or a number >= 0"),
-    (dict(paper_init="yes"), r"paper_init must be True, False or 'default'"),
-    (dict(augment=True), r"augment=True .* also pass raw_image_size"),
-    (dict(input_size=60), r"input_size=60 does not work for AlexNet"),
-])
+@pytest.mark.parametrize(
+    "kwargs, message",
+    [
+        (dict(variant="vgg"), r"unknown variant 'vgg': choose one of 'paper', 'cifar10'"),
+        (dict(normalization="layernorm"), r"unknown normalization 'layernorm': choose 'lrn' .*'batchnorm'.*None"),
+        (dict(groups=4), r"groups must be 1 .* 2 .* or 'default'"),
+        (dict(dropout=1.0), r"dropout must be a rate in \[0, 1\)"),
+        (dict(activation="relu6x"), r"unknown activation 'relu6x'"),
+        (dict(weight_decay=-1e-4), r"weight_decay must be None or a number >= 0"),
+        (dict(paper_init="yes"), r"paper_init must be True, False or 'default'"),
+        (dict(augment=True), r"augment=True .* also pass raw_image_size"),
+        (dict(input_size=60), r"input_size=60 does not work for AlexNet"),
+    ],
+)
 def test_bad_options_are_refused_with_the_allowed_values(kwargs, message):
     with pytest.raises(ValueError, match=message):
         build_alexnet(**kwargs)

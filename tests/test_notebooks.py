@@ -1,4 +1,5 @@
 """Every chapter: stored clean, shaped like a chapter, executed under papermill, and built into the site."""
+
 from __future__ import annotations
 
 import ast
@@ -29,7 +30,7 @@ def tagged(nb: dict, tag: str) -> list[dict]:
 
 
 def setup_cell(nb: dict) -> str:
-    cells = [source(c) for c in tagged(nb, "remove-cell") if "find_spec(\"alexnet_book\")" in source(c)]
+    cells = [source(c) for c in tagged(nb, "remove-cell") if 'find_spec("alexnet_book")' in source(c)]
     assert len(cells) == 1, "expected exactly one setup cell (tagged remove-cell) that installs alexnet_book"
     return cells[0]
 
@@ -49,8 +50,14 @@ def test_every_toc_entry_exists():
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
 def test_notebook_is_stored_clean(notebook):
     nb = load(notebook)
-    dirty = [i for i, c in enumerate(nb["cells"]) if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))]
-    assert not dirty, f"{notebook.name}: cells {dirty} have outputs or execution counts; clear them (make clean-notebooks)"
+    dirty = [
+        i
+        for i, c in enumerate(nb["cells"])
+        if c["cell_type"] == "code" and (c.get("outputs") or c.get("execution_count"))
+    ]
+    assert not dirty, (
+        f"{notebook.name}: cells {dirty} have outputs or execution counts; clear them (make clean-notebooks)"
+    )
 
 
 @pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
@@ -58,8 +65,16 @@ def test_notebook_has_the_anatomy_of_a_chapter(notebook):
     nb = load(notebook)
     assert re.fullmatch(r"[0-9]{2}_[a-z0-9_]+\.ipynb", notebook.name), "chapters are named NN_snake_case.ipynb"
     first = nb["cells"][0]
-    assert first["cell_type"] == "markdown" and source(first).startswith("# "), "the first cell must start with the # Title"
-    titles = [line for c in nb["cells"] if c["cell_type"] == "markdown" for line in source(c).splitlines() if line.startswith("# ")]
+    assert first["cell_type"] == "markdown" and source(first).startswith("# "), (
+        "the first cell must start with the # Title"
+    )
+    titles = [
+        line
+        for c in nb["cells"]
+        if c["cell_type"] == "markdown"
+        for line in source(c).splitlines()
+        if line.startswith("# ")
+    ]
     assert len(titles) == 1, f"one H1 per chapter, found {titles}"
     parameters = tagged(nb, "parameters")
     assert len(parameters) == 1, "exactly one cell tagged 'parameters' (papermill injects the run's values after it)"
@@ -103,6 +118,8 @@ def test_built_chapter_page_shows_its_outputs(notebook, built_site):
 def test_chapter_one_page_has_formulas_figures_and_checked_numbers(built_site):
     html = (built_site / "chapters" / "01_convolution_arithmetic.html").read_text()
     assert 'class="math' in html, "no rendered math on chapter 1"
-    assert "fig-sliding-filter" in html and "A 3-wide filter (red) sliding" in html, "the sliding-filter figure is missing"
+    assert "fig-sliding-filter" in html and "A 3-wide filter (red) sliding" in html, (
+        "the sliding-filter figure is missing"
+    )
     assert re.search(r'<img[^>]+src="[^"]*_images/[^"]+\.png"', html), "no figure image on chapter 1"
     assert re.search(r'<span class="pasted-text">55</span>', html), "the glued conv1 size (55) is missing"

@@ -1,4 +1,5 @@
 """Input pipelines (TensorFlow-only) and the recorded GPU figures the performance chapter quotes."""
+
 import numpy as np
 import pytest
 

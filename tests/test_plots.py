@@ -1,4 +1,5 @@
 """alexnet_book.plots: the numbers behind the figures, and figures built from plain arrays."""
+
 import matplotlib
 import numpy as np
 import pytest
@@ -31,8 +32,14 @@ def test_figures_build_from_arrays():
     labels = np.arange(40) % 10
     predicted = (labels + (np.arange(40) % 3 == 0)) % 10  # every third image wrong
     probabilities = rng.dirichlet(np.ones(10), 40)
-    history = {"epoch": [0, 1, 2], "loss": [2.3, 2.0, 1.8], "val_loss": [2.2, 2.1, 2.0], "accuracy": [0.1, 0.2, 0.3],
-               "val_accuracy": [0.1, 0.15, 0.2], "learning_rate": [0.01, 0.01, 0.001]}
+    history = {
+        "epoch": [0, 1, 2],
+        "loss": [2.3, 2.0, 1.8],
+        "val_loss": [2.2, 2.1, 2.0],
+        "accuracy": [0.1, 0.2, 0.3],
+        "val_accuracy": [0.1, 0.15, 0.2],
+        "learning_rate": [0.01, 0.01, 0.001],
+    }
 
     grid = plots.sample_grid(images, labels, NAMES, per_class=3)
     assert len(grid.axes) == 30 and grid.axes[0].get_ylabel() == "c0"

@@ -7,6 +7,7 @@ A full-page screenshot of every page is saved under _build/test/screenshots/ (ne
 Needs Debian's chromium and chromium-driver (`make test` installs them when run as root) and selenium (the test
 extra). Without them these tests are skipped, except under CI=true, where they fail: CI never skips them silently.
 """
+
 from __future__ import annotations
 
 import base64
@@ -29,9 +30,17 @@ SCREENSHOTS = TEST_BUILD / "screenshots"
 # What Chromium needs to run headless as root in a closed network (without the networking flags it keeps trying
 # to reach Google's hosts); the profile directory is a new empty one, added by the fixture.
 CHROMIUM_FLAGS = [
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1280,900", "--hide-scrollbars",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1280,900",
+    "--hide-scrollbars",
 ]
 SCREENSHOT_MAX_HEIGHT = 20000  # px: a whole chapter, without making a PNG no viewer opens
 
@@ -44,7 +53,9 @@ def _browser_paths() -> tuple[str, str]:
         import selenium  # noqa: F401
     except ImportError:
         selenium = None
-    missing = [name for name, found in [("chromium", chromium), ("chromedriver", driver), ("selenium", selenium)] if not found]
+    missing = [
+        name for name, found in [("chromium", chromium), ("chromedriver", driver), ("selenium", selenium)] if not found
+    ]
     if missing:
         reason = (
             f"the browser test needs {', '.join(missing)}: run `make test` as root (it runs "
@@ -64,7 +75,9 @@ class _QuietHandler(http.server.SimpleHTTPRequestHandler):
 @pytest.fixture(scope="module")
 def site_url(built_site):
     """The built site served over HTTP on localhost (as a reader's browser gets it, not from file://)."""
-    server = http.server.ThreadingHTTPServer(("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(built_site)))
+    server = http.server.ThreadingHTTPServer(
+        ("127.0.0.1", 0), functools.partial(_QuietHandler, directory=str(built_site))
+    )
     threading.Thread(target=server.serve_forever, daemon=True).start()
     yield f"http://127.0.0.1:{server.server_address[1]}"
     server.shutdown()
@@ -203,8 +216,12 @@ def test_page_title_is_its_heading_and_the_book(page, reader_view):
 def test_math_is_typeset(page, reader_view):
     facts = reader_view(page)
     assert not facts["mathUntypeset"], f"{page}: MathJax did not typeset these formulas: {facts['mathUntypeset']}"
-    assert not facts["mathErrors"], f"{page}: MathJax could not typeset (a TeX error in the source): {facts['mathErrors']}"
-    assert not facts["rawTex"], f"{page}: raw TeX is showing as text (math that was not parsed as math): {facts['rawTex']}"
+    assert not facts["mathErrors"], (
+        f"{page}: MathJax could not typeset (a TeX error in the source): {facts['mathErrors']}"
+    )
+    assert not facts["rawTex"], (
+        f"{page}: raw TeX is showing as text (math that was not parsed as math): {facts['rawTex']}"
+    )
     if facts["mathSource"]:
         assert facts["mathjaxScripts"] and all("/_static/" in s for s in facts["mathjaxScripts"]), (
             f"{page}: MathJax must come from the site's own _static/ (sphinx-mathjax-offline in _config.yml), "
@@ -221,7 +238,9 @@ def test_the_book_has_typeset_math(reader_view):
 @pytest.mark.parametrize("page", PAGES)
 def test_page_loads_nothing_from_other_sites(page, reader_view):
     foreign = reader_view(page)["foreignUrls"]
-    assert not foreign, f"{page}: the page loads these from other sites (it must work offline; serve them from _static): {foreign}"
+    assert not foreign, (
+        f"{page}: the page loads these from other sites (it must work offline; serve them from _static): {foreign}"
+    )
 
 
 @pytest.mark.parametrize("page", PAGES)
@@ -238,7 +257,11 @@ def _meaningful_alt(img: dict) -> bool:
 
 @pytest.mark.parametrize("page", PAGES)
 def test_every_figure_has_a_caption_or_alt_text(page, reader_view):
-    bare = [img["src"] for img in reader_view(page)["images"] if img["inMain"] and not img["caption"] and not _meaningful_alt(img)]
+    bare = [
+        img["src"]
+        for img in reader_view(page)["images"]
+        if img["inMain"] and not img["caption"] and not _meaningful_alt(img)
+    ]
     assert not bare, (
         f"{page}: these images have neither a caption nor alt text: {bare}. Give a code cell's figure one with "
         "`{glue:figure}` and a caption, or the cell metadata mystnb: {image: {alt: ...}} / {figure: {caption: ...}}"
@@ -266,9 +289,13 @@ def test_colab_link_opens_this_chapter_in_the_configured_repository(chapter, rea
     repository = config["repository"]
     owner_repo = re.sub(r"^https://github\.com/|/$|\.git$", "", repository["url"])
     path = "/".join(p for p in [repository.get("path_to_book", "").strip("/"), f"{chapter}.ipynb"] if p)
-    expected = f"{config['launch_buttons']['colab_url'].rstrip('/')}/github/{owner_repo}/blob/{repository['branch']}/{path}"
+    expected = (
+        f"{config['launch_buttons']['colab_url'].rstrip('/')}/github/{owner_repo}/blob/{repository['branch']}/{path}"
+    )
     links = reader_view(chapter)["colabLinks"]
-    assert expected in links, f"{chapter}: the Colab button should open {expected}; the page links {links or 'no Colab URL'}"
+    assert expected in links, (
+        f"{chapter}: the Colab button should open {expected}; the page links {links or 'no Colab URL'}"
+    )
     assert (REPO_ROOT / path).exists(), f"{chapter}: the Colab link names {path}, which is not in the repository"
 
 
@@ -279,4 +306,6 @@ def test_exercise_hints_are_folded(chapter, reader_view):
     assert facts["folded"], (
         f"{chapter}: the exercises show no folded hint or solution; put them in a ```{{dropdown}} (sphinx-design) or {{toggle}}"
     )
-    assert not facts["foldedShowing"], f"{chapter}: {facts['foldedShowing']} folded hint(s) show their content before a click"
+    assert not facts["foldedShowing"], (
+        f"{chapter}: {facts['foldedShowing']} folded hint(s) show their content before a click"
+    )

@@ -1,4 +1,5 @@
 """layer_summary and cost_table: shapes, parameters, multiply-adds and activation memory per layer."""
+
 import keras
 import pytest
 
@@ -32,7 +33,10 @@ def test_grouped_convs_count_half_the_multiply_adds(single_stream):
 
 
 def test_activation_memory_scales_with_the_batch(single_stream):
-    assert cost_table(single_stream, 64).total_activation_bytes * 2 == cost_table(single_stream, 128).total_activation_bytes
+    assert (
+        cost_table(single_stream, 64).total_activation_bytes * 2
+        == cost_table(single_stream, 128).total_activation_bytes
+    )
 
 
 def test_cost_table_prints_totals(single_stream):
@@ -41,11 +45,19 @@ def test_cost_table_prints_totals(single_stream):
 
 
 def test_layer_summary_of_a_list_of_new_layers():
-    layers = [keras.layers.Conv2D(96, 11, strides=4, name="c1"), keras.layers.MaxPooling2D(3, 2, name="p1"),
-              keras.layers.Flatten(name="f"), keras.layers.Dense(10, name="d")]
+    layers = [
+        keras.layers.Conv2D(96, 11, strides=4, name="c1"),
+        keras.layers.MaxPooling2D(3, 2, name="p1"),
+        keras.layers.Flatten(name="f"),
+        keras.layers.Dense(10, name="d"),
+    ]
     rows = layer_summary(layers, (227, 227, 3))
     assert [(r.name, r.output_shape) for r in rows] == [
-        ("c1", (55, 55, 96)), ("p1", (27, 27, 96)), ("f", (27 * 27 * 96,)), ("d", (10,))]
+        ("c1", (55, 55, 96)),
+        ("p1", (27, 27, 96)),
+        ("f", (27 * 27 * 96,)),
+        ("d", (10,)),
+    ]
     assert rows.total_parameters == 11 * 11 * 3 * 96 + 96 + 27 * 27 * 96 * 10 + 10
 
 

@@ -1,13 +1,13 @@
 """alexnet_book.train: a run learns, is reproducible, resumes after a kill, refuses bad settings and never
 overwrites another run. Most tests use the tiny test architecture on the stand-in data, to stay fast; one trains
 the real AlexNet at 227 with the smoke profile, as the chapter does."""
+
 import json
 import os
 import signal
 import subprocess
 import sys
 import tempfile
-import time
 from pathlib import Path
 
 if "keras" not in sys.modules:  # keep Keras's cache out of the reader's home without the suite's conftest too
@@ -16,8 +16,8 @@ if "keras" not in sys.modules:  # keep Keras's cache out of the reader's home wi
 import numpy as np
 import pytest
 
-from alexnet_book.data import load_cifar10
 import alexnet_book.train as training
+from alexnet_book.data import load_cifar10
 from alexnet_book.train import (
     RunFiles,
     RunFolderError,
@@ -37,8 +37,18 @@ def standin():
 
 
 def tiny(folder, **settings):
-    values = dict(profile="smoke", architecture="tiny", download=False, output_dir=str(folder), epochs=2,
-                  train_size=600, validation_size=150, test_size=200, learning_rate=0.01, verbose=0)
+    values = dict(
+        profile="smoke",
+        architecture="tiny",
+        download=False,
+        output_dir=str(folder),
+        epochs=2,
+        train_size=600,
+        validation_size=150,
+        test_size=200,
+        learning_rate=0.01,
+        verbose=0,
+    )
     values.update(settings)
     return TrainConfig(**values)
 
@@ -62,8 +72,9 @@ def test_short_run_learns_and_records_everything(tmp_path, standin):
     assert manifest["in_force"] == {"precision": "float32", "jit_compile": False, "loss_scaling": False}
     assert result.best_epoch == 1 + int(np.argmax(result.history["val_accuracy"]))
     reloaded = result.load_best_model()
-    np.testing.assert_allclose(reloaded.predict(standin.x_test[result.test_indices], verbose=0),
-                               result.probabilities, atol=1e-5)
+    np.testing.assert_allclose(
+        reloaded.predict(standin.x_test[result.test_indices], verbose=0), result.probabilities, atol=1e-5
+    )
 
 
 def test_same_seed_same_history_other_seed_other_history(tmp_path, standin):
@@ -107,15 +118,36 @@ def test_the_schedule_watches_the_validation_error_not_the_penalised_loss():
 def test_learning_rate_in_the_history_drops_by_ten_at_most_three_times(tmp_path, standin):
     # A rate so small, and BatchNormalization statistics frozen (momentum 1), that the validation loss cannot move:
     # every epoch after the first is a plateau.
-    result = train(tiny(tmp_path / "lr", learning_rate=1e-9, batchnorm_momentum=1.0, plateau_patience=1, epochs=5,
-                        train_size=160), data=standin)
+    result = train(
+        tiny(tmp_path / "lr", learning_rate=1e-9, batchnorm_momentum=1.0, plateau_patience=1, epochs=5, train_size=160),
+        data=standin,
+    )
     assert result.history["learning_rate"] == pytest.approx([1e-9, 1e-9, 1e-10, 1e-11, 1e-12], rel=1e-5)
 
 
 def command(folder, *extra):
-    return [sys.executable, "-m", "alexnet_book.train", "--architecture", "tiny", "--profile", "smoke",
-            "--no-download", "--output-dir", str(folder), "--epochs", "3", "--train-size", "600",
-            "--validation-size", "100", "--test-size", "100", "--quiet", *extra]
+    return [
+        sys.executable,
+        "-m",
+        "alexnet_book.train",
+        "--architecture",
+        "tiny",
+        "--profile",
+        "smoke",
+        "--no-download",
+        "--output-dir",
+        str(folder),
+        "--epochs",
+        "3",
+        "--train-size",
+        "600",
+        "--validation-size",
+        "100",
+        "--test-size",
+        "100",
+        "--quiet",
+        *extra,
+    ]
 
 
 # Runs the command line in a subprocess with a fault injected at an exact point: the process kills itself
@@ -163,16 +195,29 @@ def history_rows(path):
 def test_a_run_killed_while_committing_an_epoch_resumes_from_the_last_commit(tmp_path):
     folder, files = tmp_path / "run", RunFiles(tmp_path / "run")
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
-    killed = subprocess.run([sys.executable, "-c", KILLING_DRIVER, str(tmp_path / "committed.npz"),
-                             *command(folder)[3:]], env=environment, capture_output=True, text=True, timeout=300)
+    killed = subprocess.run(
+        [sys.executable, "-c", KILLING_DRIVER, str(tmp_path / "committed.npz"), *command(folder)[3:]],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
     assert [row.split(",")[0] for row in history_rows(files.history)] == ["0"]
     assert sorted(p.name for p in files.backup.iterdir()) == [
-        "epoch-1.weights.h5", "epoch-2.weights.h5", "state.json"]  # epoch 2's weights, never committed
+        "epoch-1.weights.h5",
+        "epoch-2.weights.h5",
+        "state.json",
+    ]  # epoch 2's weights, never committed
     assert json.loads(files.manifest.read_text())["status"] == "running"
 
-    finished = subprocess.run([sys.executable, "-c", RESUMING_DRIVER, str(tmp_path / "restored.npz"),
-                               *command(folder)[3:]], env=environment, capture_output=True, text=True, timeout=300)
+    finished = subprocess.run(
+        [sys.executable, "-c", RESUMING_DRIVER, str(tmp_path / "restored.npz"), *command(folder)[3:]],
+        env=environment,
+        capture_output=True,
+        text=True,
+        timeout=300,
+    )
     assert finished.returncode == 0, finished.stderr[-3000:]
     committed, restored = np.load(tmp_path / "committed.npz"), np.load(tmp_path / "restored.npz")
     assert len(committed.files) == len(restored.files) > 10
@@ -257,8 +302,20 @@ def test_running_out_of_device_memory_says_what_to_do(tmp_path, standin, monkeyp
     expected = r"ran out of memory on .* with batches of 64\..*\(batch_size=32 / --batch-size 32;"
     with pytest.raises(TrainingOutOfMemory, match=expected):
         train(tiny(tmp_path / "run", batch_size=64), data=standin)
-    code = main(["--profile", "smoke", "--architecture", "tiny", "--no-download", "--quiet", "--batch-size", "64",
-                 "--output-dir", str(tmp_path / "cli")])
+    code = main(
+        [
+            "--profile",
+            "smoke",
+            "--architecture",
+            "tiny",
+            "--no-download",
+            "--quiet",
+            "--batch-size",
+            "64",
+            "--output-dir",
+            str(tmp_path / "cli"),
+        ]
+    )
     error = capsys.readouterr().err
     assert code == 2 and "ran out of memory" in error and "Traceback" not in error
 
@@ -358,7 +415,9 @@ def test_command_line_reports_a_refused_folder_without_a_traceback(tmp_path, cap
     folder = tmp_path / "taken"
     folder.mkdir()
     (folder / "other.txt").write_text("x")
-    code = main(["--profile", "smoke", "--architecture", "tiny", "--no-download", "--output-dir", str(folder), "--quiet"])
+    code = main(
+        ["--profile", "smoke", "--architecture", "tiny", "--no-download", "--output-dir", str(folder), "--quiet"]
+    )
     assert code == 2
     assert "holds files of something else" in capsys.readouterr().err
 

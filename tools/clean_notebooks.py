@@ -2,6 +2,7 @@
 
 Usage: python tools/clean_notebooks.py chapters/*.ipynb
 """
+
 import sys
 
 import nbformat

@@ -6,6 +6,7 @@ so the table the book derives and the network it trains cannot drift apart.
 
 Sizes are along one spatial axis: every AlexNet layer is square.
 """
+
 from __future__ import annotations
 
 import dataclasses
@@ -172,15 +173,32 @@ def shape_table(
             weights_per_filter = spec.kernel * spec.kernel * channels // spec.groups
             params = weights_per_filter * spec.units + spec.units
             macs = out * out * spec.units * weights_per_filter
-            rows.append(ShapeRow(spec.name, spec.kind, size, channels, spec.kernel, spec.stride, spec.padding,
-                                 spec.groups, out, spec.units, params, macs))
+            rows.append(
+                ShapeRow(
+                    spec.name,
+                    spec.kind,
+                    size,
+                    channels,
+                    spec.kernel,
+                    spec.stride,
+                    spec.padding,
+                    spec.groups,
+                    out,
+                    spec.units,
+                    params,
+                    macs,
+                )
+            )
             size, channels = out, spec.units
         elif spec.kind == "pool":
             if channels is None:
                 raise ValueError(f"layer {spec.name!r}: a pool cannot follow a flatten or dense layer.")
             out = pool_output_size(size, spec.kernel, spec.stride, spec.padding)
-            rows.append(ShapeRow(spec.name, spec.kind, size, channels, spec.kernel, spec.stride, spec.padding,
-                                 1, out, channels, 0, 0))
+            rows.append(
+                ShapeRow(
+                    spec.name, spec.kind, size, channels, spec.kernel, spec.stride, spec.padding, 1, out, channels, 0, 0
+                )
+            )
             size = out
         elif spec.kind == "flatten":
             if channels is None:
@@ -192,8 +210,11 @@ def shape_table(
             if channels is not None:
                 raise ValueError(f"layer {spec.name!r}: a dense layer needs a flatten before it.")
             params = size * spec.units + spec.units
-            rows.append(ShapeRow(spec.name, spec.kind, size, None, None, None, None, 1, spec.units, None,
-                                 params, size * spec.units))
+            rows.append(
+                ShapeRow(
+                    spec.name, spec.kind, size, None, None, None, None, 1, spec.units, None, params, size * spec.units
+                )
+            )
             size = spec.units
     return rows
 
@@ -212,15 +233,17 @@ def format_shape_table(rows: Sequence[ShapeRow]) -> str:
             filt = f"{row.output_size} units"
         else:
             filt = "-"
-        lines.append((
-            row.name,
-            " x ".join(str(d) for d in row.input_shape),
-            filt,
-            "-" if row.stride is None else str(row.stride),
-            "-" if row.padding is None else str(row.padding),
-            " x ".join(str(d) for d in row.output_shape),
-            f"{row.parameters:,}",
-        ))
+        lines.append(
+            (
+                row.name,
+                " x ".join(str(d) for d in row.input_shape),
+                filt,
+                "-" if row.stride is None else str(row.stride),
+                "-" if row.padding is None else str(row.padding),
+                " x ".join(str(d) for d in row.output_shape),
+                f"{row.parameters:,}",
+            )
+        )
     return text_table(header, lines)
 
 

@@ -3,6 +3,7 @@
 Chapter 1 derives every formula here step by step; later chapters import them from this module.
 All sizes are along one spatial axis (AlexNet's layers are square, so one axis says it all).
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass

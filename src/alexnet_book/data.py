@@ -11,6 +11,7 @@ Where the data comes from, in this order:
 
 Images stay uint8 at 32x32 on the host (3 KB each); the model resizes and rescales them on the accelerator.
 """
+
 from __future__ import annotations
 
 import io
@@ -133,7 +134,12 @@ class _Dtype:
         self.dtype = np.dtype(code)
 
     def __setstate__(self, state):
-        if not (isinstance(state, tuple) and len(state) == 8 and state[0] == 3 and state[2:] == (None, None, None, -1, -1, 0)):
+        if not (
+            isinstance(state, tuple)
+            and len(state) == 8
+            and state[0] == 3
+            and state[2:] == (None, None, None, -1, -1, 0)
+        ):
             raise _NotThePickledValue("malformed dtype state")
         order = _text(state[1])
         if order not in ("<", ">", "|", "="):
@@ -327,8 +333,7 @@ def read_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         # nothing but the unpickling (the memo scan and load()), so no bug elsewhere hides here; KeyboardInterrupt
         # and SystemExit are not Exceptions and still stop the program.
         raise CIFAR10FormatError(
-            f"{path} is not a readable CIFAR-10 batch: the pickle is truncated or corrupt "
-            f"({_describe(error)}). {fix}"
+            f"{path} is not a readable CIFAR-10 batch: the pickle is truncated or corrupt ({_describe(error)}). {fix}"
         ) from None
     if not isinstance(batch, dict):
         raise CIFAR10FormatError(
@@ -360,8 +365,14 @@ def find_batch_folder(data_dir: str | os.PathLike) -> Path:
     if not data_dir.exists():
         raise CIFAR10Unavailable(f"The CIFAR-10 folder {data_dir} does not exist. {how_to_get_the_data()}")
     if not data_dir.is_dir():
-        hint = " It looks like the archive: extract it first (tar xzf)." if data_dir.name.endswith((".tar.gz", ".tgz")) else ""
-        raise CIFAR10Unavailable(f"{data_dir} is a file, not a folder of CIFAR-10 batches.{hint} {how_to_get_the_data()}")
+        hint = (
+            " It looks like the archive: extract it first (tar xzf)."
+            if data_dir.name.endswith((".tar.gz", ".tgz"))
+            else ""
+        )
+        raise CIFAR10Unavailable(
+            f"{data_dir} is a file, not a folder of CIFAR-10 batches.{hint} {how_to_get_the_data()}"
+        )
     names = TRAIN_BATCHES + (TEST_BATCH,)
     candidates = [data_dir, data_dir / FOLDER_NAME, data_dir / FOLDER_NAME / FOLDER_NAME]
     for folder in candidates:
@@ -421,9 +432,13 @@ def write_python_batches(
     if train_rows is None:
         train_rows = [len(part) for part in np.array_split(np.arange(len(x_train)), len(TRAIN_BATCHES))]
     if len(train_rows) != len(TRAIN_BATCHES) or sum(train_rows) != len(x_train) or min(train_rows) < 0:
-        raise ValueError(f"train_rows must be {len(TRAIN_BATCHES)} counts adding up to {len(x_train)}, got {train_rows}.")
+        raise ValueError(
+            f"train_rows must be {len(TRAIN_BATCHES)} counts adding up to {len(x_train)}, got {train_rows}."
+        )
     bounds = np.cumsum([0] + list(train_rows))
-    pieces = [(TRAIN_BATCHES[i], x_train[bounds[i]:bounds[i + 1]], y_train[bounds[i]:bounds[i + 1]]) for i in range(5)]
+    pieces = [
+        (TRAIN_BATCHES[i], x_train[bounds[i] : bounds[i + 1]], y_train[bounds[i] : bounds[i + 1]]) for i in range(5)
+    ]
     pieces.append((TEST_BATCH, x_test, y_test))
     for name, images, labels in pieces:
         rows = np.asarray(images).transpose(0, 3, 1, 2).reshape(len(images), ROW_LENGTH)
@@ -543,7 +558,9 @@ def download_cifar10(
     try:
         archive.parent.mkdir(parents=True, exist_ok=True)
     except OSError as error:
-        raise CIFAR10Unavailable(f"Cannot create the download folder {archive.parent} ({error}). {how_to_get_the_data()}") from None
+        raise CIFAR10Unavailable(
+            f"Cannot create the download folder {archive.parent} ({error}). {how_to_get_the_data()}"
+        ) from None
     if not os.access(cache_dir, os.W_OK):  # get_file would silently switch to /tmp/.keras and download again
         raise CIFAR10Unavailable(
             f"The download cache {cache_dir} is not writable: pass another cache_dir. {how_to_get_the_data()}"
@@ -585,14 +602,24 @@ def make_standin(num_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(num_images) % 10)
     palette = np.array(
-        [[0.9, 0.2, 0.2], [0.2, 0.7, 0.2], [0.2, 0.3, 0.9], [0.9, 0.8, 0.1], [0.8, 0.2, 0.8],
-         [0.1, 0.8, 0.8], [0.95, 0.55, 0.1], [0.5, 0.3, 0.1], [0.6, 0.6, 0.6], [0.1, 0.1, 0.4]]
+        [
+            [0.9, 0.2, 0.2],
+            [0.2, 0.7, 0.2],
+            [0.2, 0.3, 0.9],
+            [0.9, 0.8, 0.1],
+            [0.8, 0.2, 0.8],
+            [0.1, 0.8, 0.8],
+            [0.95, 0.55, 0.1],
+            [0.5, 0.3, 0.1],
+            [0.6, 0.6, 0.6],
+            [0.1, 0.1, 0.4],
+        ]
     )
     coords = (np.arange(32) - 15.5) / 16.0
     yy, xx = np.meshgrid(coords, coords, indexing="ij")
     images = np.empty((num_images, 32, 32, 3), dtype=np.uint8)
     for start in range(0, num_images, 2048):  # in chunks: float32 work arrays stay small
-        y = labels[start:start + 2048]
+        y = labels[start : start + 2048]
         n = len(y)
         angle = y * (np.pi / 18) + rng.normal(0.0, 0.05, n)
         frequency = rng.uniform(1.5, 3.5, n)
@@ -601,9 +628,11 @@ def make_standin(num_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
         stripes = (np.sin(np.pi * frequency[:, None, None] * along + phase[:, None, None]) > 0).astype(np.float32)
         foreground = 0.75 * palette[y] + 0.25 * rng.uniform(0, 1, (n, 3))
         background = rng.uniform(0, 1, (n, 3))
-        picture = stripes[..., None] * foreground[:, None, None, :] + (1 - stripes[..., None]) * background[:, None, None, :]
+        picture = (
+            stripes[..., None] * foreground[:, None, None, :] + (1 - stripes[..., None]) * background[:, None, None, :]
+        )
         picture += rng.normal(0.0, 0.12, picture.shape)
-        images[start:start + n] = np.clip(picture * 255 + 0.5, 0, 255).astype(np.uint8)
+        images[start : start + n] = np.clip(picture * 255 + 0.5, 0, 255).astype(np.uint8)
     return images, labels.astype(np.int64)
 
 
@@ -641,7 +670,11 @@ def load_cifar10(
     if data_dir is not None:
         x_train, y_train, x_test, y_test, folder = read_batch_folder(data_dir)
         return CIFAR10(
-            x_train, y_train, x_test, y_test, source="directory",
+            x_train,
+            y_train,
+            x_test,
+            y_test,
+            source="directory",
             description=f"CIFAR-10 from the folder {folder} ({len(x_train):,} training and {len(x_test):,} test images)",
         )
     notes = []
@@ -650,7 +683,11 @@ def load_cifar10(
             folder = download_cifar10(cache_dir, probe_timeout=probe_timeout)
             x_train, y_train, x_test, y_test, _ = read_batch_folder(folder)
             return CIFAR10(
-                x_train, y_train, x_test, y_test, source="keras",
+                x_train,
+                y_train,
+                x_test,
+                y_test,
+                source="keras",
                 description=f"CIFAR-10 downloaded into the Keras cache ({folder}; "
                 f"{len(x_train):,} training and {len(x_test):,} test images)",
             )
@@ -661,7 +698,11 @@ def load_cifar10(
     else:
         notes.append("The download was switched off (download=False).")
     if not (allow_standin and profile in STANDIN_PROFILES):
-        why = f"the {profile} profile never uses the generated stand-in" if profile not in STANDIN_PROFILES else "allow_standin=False"
+        why = (
+            f"the {profile} profile never uses the generated stand-in"
+            if profile not in STANDIN_PROFILES
+            else "allow_standin=False"
+        )
         raise CIFAR10Unavailable(
             f"No CIFAR-10 data: no folder was given and the download was switched off ({why}). {how_to_get_the_data()}"
         )
@@ -669,7 +710,13 @@ def load_cifar10(
     x_train, y_train = make_standin(train_count, seed=1)
     x_test, y_test = make_standin(test_count, seed=2)
     return CIFAR10(
-        x_train, y_train, x_test, y_test, class_names=STANDIN_CLASS_NAMES, source="standin", notes=tuple(notes),
+        x_train,
+        y_train,
+        x_test,
+        y_test,
+        class_names=STANDIN_CLASS_NAMES,
+        source="standin",
+        notes=tuple(notes),
         description=f"a GENERATED STAND-IN for CIFAR-10 ({train_count:,} training and {test_count:,} test images of "
         "coloured stripes whose class sets their orientation and tint): not CIFAR-10",
     )

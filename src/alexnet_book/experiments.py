@@ -15,6 +15,7 @@ profile); the real AlexNet also gets the paper's coupled weight decay through bu
 stops improving) each run's rate would drop at a different epoch, and a comparison would mix the option's effect with
 the schedule's. Backend-neutral Keras 3.
 """
+
 from __future__ import annotations
 
 import inspect
@@ -76,7 +77,9 @@ def experiment_sizes(profile: str, scale: str = "small") -> ExperimentSizes:
     from alexnet_book.profiles import resolve_profile
 
     if scale not in SCALES:
-        raise ValueError(f"unknown scale {scale!r}: choose 'small' (chapter 4's 32x32 nets) or 'alexnet' (the real one).")
+        raise ValueError(
+            f"unknown scale {scale!r}: choose 'small' (chapter 4's 32x32 nets) or 'alexnet' (the real one)."
+        )
     return EXPERIMENT_SIZES[scale][resolve_profile(profile)]
 
 
@@ -110,8 +113,10 @@ def images_needed(sizes: ExperimentSizes) -> int:
     stand-in's size: load_cifar10(..., standin_size=(images_needed(sizes), ...)))."""
     count = sizes.train_images + sizes.validation_images
     # train_validation_split keeps ceil(fraction * N) for validation: count up to the first N that gives both enough
-    while (count - int(np.ceil(VALIDATION_FRACTION * count)) < sizes.train_images
-           or int(np.ceil(VALIDATION_FRACTION * count)) < sizes.validation_images):
+    while (
+        count - int(np.ceil(VALIDATION_FRACTION * count)) < sizes.train_images
+        or int(np.ceil(VALIDATION_FRACTION * count)) < sizes.validation_images
+    ):
         count += 1
     return count
 
@@ -125,19 +130,27 @@ def experiment_data(data, sizes: ExperimentSizes, seed: int = 42) -> ExperimentD
     from alexnet_book.data import train_validation_split
 
     if not isinstance(sizes, ExperimentSizes):
-        raise TypeError(f"sizes must be an ExperimentSizes (see experiment_sizes(profile, scale)), got {type(sizes).__name__}.")
+        raise TypeError(
+            f"sizes must be an ExperimentSizes (see experiment_sizes(profile, scale)), got {type(sizes).__name__}."
+        )
     x_train, x_val, y_train, y_val = train_validation_split(data.x_train, data.y_train, VALIDATION_FRACTION, seed)
-    for what, wanted, available in (("train_images", sizes.train_images, len(x_train)),
-                                    ("validation_images", sizes.validation_images, len(x_val))):
+    for what, wanted, available in (
+        ("train_images", sizes.train_images, len(x_train)),
+        ("validation_images", sizes.validation_images, len(x_val)),
+    ):
         if wanted > available:
             raise ValueError(
                 f"{what}={wanted} but the {data.source} data has only {available} such images after the "
                 f"{1 - VALIDATION_FRACTION:.0%}/{VALIDATION_FRACTION:.0%} split: use smaller sizes or more data."
             )
     return ExperimentData(
-        x_train[: sizes.train_images], y_train[: sizes.train_images],
-        x_val[: sizes.validation_images], y_val[: sizes.validation_images],
-        num_classes=len(data.class_names), source=data.source, description=data.description,
+        x_train[: sizes.train_images],
+        y_train[: sizes.train_images],
+        x_val[: sizes.validation_images],
+        y_val[: sizes.validation_images],
+        num_classes=len(data.class_names),
+        source=data.source,
+        description=data.description,
     )
 
 
@@ -242,7 +255,9 @@ def _check_target(target_error):
     if target_error is not None and (
         isinstance(target_error, bool) or not isinstance(target_error, (int, float)) or not 0 < target_error < 1
     ):
-        raise ValueError(f"target_error must be a training error strictly between 0 and 1 (e.g. 0.25), got {target_error!r}.")
+        raise ValueError(
+            f"target_error must be a training error strictly between 0 and 1 (e.g. 0.25), got {target_error!r}."
+        )
 
 
 def _check_seed(seed):
@@ -254,8 +269,8 @@ def seed_everything(seed: int) -> None:
     """The same seed gives the same run: Python, NumPy and the backend's generators, and on TensorFlow on a CPU
     deterministic ops (threads would otherwise add numbers in another order from run to run). On a GPU determinism
     costs speed and some ops have no deterministic kernel, so there it is left off, as in the training chapter."""
-    from alexnet_book.hardware import gpu_available
     from alexnet_book import train
+    from alexnet_book.hardware import gpu_available
 
     _check_seed(seed)
     train.seed_everything(int(seed), deterministic=not gpu_available())
@@ -271,13 +286,18 @@ class Recipe:
     batchnorm_momentum: float | None = None
 
     def __post_init__(self):
-        if isinstance(self.learning_rate, bool) or not isinstance(self.learning_rate, (int, float)) \
-                or not self.learning_rate > 0:
+        if (
+            isinstance(self.learning_rate, bool)
+            or not isinstance(self.learning_rate, (int, float))
+            or not self.learning_rate > 0
+        ):
             raise ValueError(f"learning_rate must be a number > 0 (the paper's is 0.01), got {self.learning_rate!r}.")
         if isinstance(self.momentum, bool) or not isinstance(self.momentum, (int, float)) or not 0 <= self.momentum < 1:
             raise ValueError(f"momentum must be a number in [0, 1) (the paper's is 0.9), got {self.momentum!r}.")
         if self.batchnorm_momentum is not None and not 0 < self.batchnorm_momentum < 1:
-            raise ValueError(f"batchnorm_momentum must be None or in (0, 1) (Keras's is 0.99), got {self.batchnorm_momentum!r}.")
+            raise ValueError(
+                f"batchnorm_momentum must be None or in (0, 1) (Keras's is 0.99), got {self.batchnorm_momentum!r}."
+            )
 
 
 def training_recipe(profile: str | None = None, **changes) -> Recipe:
@@ -286,11 +306,16 @@ def training_recipe(profile: str | None = None, **changes) -> Recipe:
     from alexnet_book.train import TrainConfig
 
     config = TrainConfig(profile=profile or "full").resolved()
-    settings = {"learning_rate": config.learning_rate, "momentum": config.momentum,
-                "batchnorm_momentum": getattr(config, "batchnorm_momentum", None)}
+    settings = {
+        "learning_rate": config.learning_rate,
+        "momentum": config.momentum,
+        "batchnorm_momentum": getattr(config, "batchnorm_momentum", None),
+    }
     unknown = sorted(set(changes) - set(settings))
     if unknown:
-        raise ValueError(f"a recipe has no setting {', '.join(map(repr, unknown))}: its settings are {', '.join(settings)}.")
+        raise ValueError(
+            f"a recipe has no setting {', '.join(map(repr, unknown))}: its settings are {', '.join(settings)}."
+        )
     return Recipe(**{**settings, **changes})
 
 
@@ -362,7 +387,9 @@ def run_experiment(
     if not isinstance(name, str) or not name.strip():
         raise ValueError(f"name must be a non-empty label for the run, got {name!r}.")
     if not isinstance(sizes, ExperimentSizes):
-        raise TypeError(f"sizes must be an ExperimentSizes (see experiment_sizes(profile, scale)), got {type(sizes).__name__}.")
+        raise TypeError(
+            f"sizes must be an ExperimentSizes (see experiment_sizes(profile, scale)), got {type(sizes).__name__}."
+        )
     _check_target(target_error)
     _check_seed(seed)
     recipe = training_recipe() if recipe is None else recipe
@@ -386,8 +413,14 @@ def run_experiment(
     compile_with_recipe(model, recipe)
     timer = StepTimer()
     fitted = model.fit(
-        data.x_train, data.y_train, batch_size=sizes.batch_size, epochs=sizes.epochs,
-        validation_data=(data.x_validation, data.y_validation), shuffle=True, callbacks=[timer], verbose=verbose,
+        data.x_train,
+        data.y_train,
+        batch_size=sizes.batch_size,
+        epochs=sizes.epochs,
+        validation_data=(data.x_validation, data.y_validation),
+        shuffle=True,
+        callbacks=[timer],
+        verbose=verbose,
     )
     history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
     history["epoch_seconds"] = list(timer.epochs)
@@ -443,19 +476,37 @@ def results_table(records: Sequence[RunRecord], show_options: bool = True) -> st
     (and epochs to the target training error where one was asked)."""
     records = _check_records(records)
     with_target = any(r.target_error is not None for r in records)
-    header = ["run"] + (["options"] if show_options else []) + [
-        "parameters", "epochs", "train acc", "val acc", "train loss", "val loss", "img/s", "seconds"]
+    header = (
+        ["run"]
+        + (["options"] if show_options else [])
+        + ["parameters", "epochs", "train acc", "val acc", "train loss", "val loss", "img/s", "seconds"]
+    )
     if with_target:
         header.append("epochs to target")
     rows = []
     for r in records:
-        row = [r.name] + ([describe_options(r.options)] if show_options else []) + [
-            f"{r.parameters:,}", str(r.epochs), f"{r.train_accuracy:.1%}", f"{r.validation_accuracy:.1%}",
-            f"{r.train_loss:.3f}", f"{r.validation_loss:.3f}",
-            "n/a" if math.isnan(r.images_per_second) else f"{r.images_per_second:,.0f}", f"{r.wall_seconds:.1f}"]
+        row = (
+            [r.name]
+            + ([describe_options(r.options)] if show_options else [])
+            + [
+                f"{r.parameters:,}",
+                str(r.epochs),
+                f"{r.train_accuracy:.1%}",
+                f"{r.validation_accuracy:.1%}",
+                f"{r.train_loss:.3f}",
+                f"{r.validation_loss:.3f}",
+                "n/a" if math.isnan(r.images_per_second) else f"{r.images_per_second:,.0f}",
+                f"{r.wall_seconds:.1f}",
+            ]
+        )
         if with_target:
-            row.append("-" if r.target_error is None else
-                       str(r.epochs_to_target) if r.epochs_to_target else f"not in {r.epochs}")
+            row.append(
+                "-"
+                if r.target_error is None
+                else str(r.epochs_to_target)
+                if r.epochs_to_target
+                else f"not in {r.epochs}"
+            )
         rows.append(row)
     return text_table(header, rows)
 

@@ -2,6 +2,7 @@
 
 Backend-neutral: it asks whichever Keras backend is active (TensorFlow, JAX or PyTorch).
 """
+
 from __future__ import annotations
 
 import os

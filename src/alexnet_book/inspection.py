@@ -3,6 +3,7 @@
 Backend-neutral Keras 3 for the model part; numpy for the rest (no scikit-learn), so the functions also work on
 features saved from an earlier run.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -66,7 +67,7 @@ def layer_features(model, names: str | Sequence[str], images, batch_size: int = 
     # new predict function each time (and warn about retracing); the direct call traces nothing.
     batches = {name: [] for name in wanted}
     for start in range(0, len(images), batch_size):
-        outputs = extractor(images[start:start + batch_size], training=False)
+        outputs = extractor(images[start : start + batch_size], training=False)
         for name in wanted:
             batches[name].append(keras.ops.convert_to_numpy(outputs[name]))
     features = {name: np.concatenate(parts) for name, parts in batches.items()}
@@ -116,7 +117,9 @@ def neighbour_label_agreement(query_labels, item_labels, neighbour_indices) -> f
     query_labels = np.asarray(query_labels).reshape(-1)
     neighbour_indices = np.asarray(neighbour_indices)
     if neighbour_indices.ndim != 2 or len(neighbour_indices) != len(query_labels):
-        raise ValueError(f"neighbour_indices must have one row per query ({len(query_labels)}), got {neighbour_indices.shape}.")
+        raise ValueError(
+            f"neighbour_indices must have one row per query ({len(query_labels)}), got {neighbour_indices.shape}."
+        )
     return float(np.mean(np.asarray(item_labels).reshape(-1)[neighbour_indices] == query_labels[:, None]))
 
 
@@ -162,7 +165,11 @@ def fit_pca(values, n_components: int = 2) -> PCA:
     """
     rows = _as_rows(values, "values")
     limit = min(rows.shape)
-    if isinstance(n_components, bool) or not isinstance(n_components, (int, np.integer)) or not 1 <= n_components <= limit:
+    if (
+        isinstance(n_components, bool)
+        or not isinstance(n_components, (int, np.integer))
+        or not 1 <= n_components <= limit
+    ):
         raise ValueError(
             f"n_components must be a whole number from 1 to min(rows, features) = {limit}, got {n_components!r}."
         )
@@ -228,11 +235,14 @@ def filter_grid(kernel, columns: int | None = None, padding: int = 1, pad_value:
         raise ValueError(f"padding must be a whole number of pixels >= 0, got {padding!r}.")
     rows = -(-count // columns)
     tiles = normalise_per_filter(kernel)
-    grid = np.full((rows * height + (rows + 1) * padding, columns * width + (columns + 1) * padding, 3),
-                   pad_value, dtype=np.float64)
+    grid = np.full(
+        (rows * height + (rows + 1) * padding, columns * width + (columns + 1) * padding, 3),
+        pad_value,
+        dtype=np.float64,
+    )
     for index in range(count):
         row, column = divmod(index, columns)
         top = padding + row * (height + padding)
         left = padding + column * (width + padding)
-        grid[top:top + height, left:left + width] = tiles[..., index]
+        grid[top : top + height, left : left + width] = tiles[..., index]
     return grid

@@ -3,6 +3,7 @@ can compile.
 
 Written with `keras.ops` only, so they run on every Keras 3 backend (TensorFlow, JAX, PyTorch).
 """
+
 from __future__ import annotations
 
 import keras
@@ -66,7 +67,6 @@ class LocalResponseNormalization(keras.layers.Layer):
         return config
 
 
-
 @keras.saving.register_keras_serializable(package="alexnet_book")
 class RandomShift(keras.layers.Layer):
     """Training-time augmentation: shift each image by a random whole number of pixels, up to `max_shift` in
@@ -97,8 +97,10 @@ class RandomShift(keras.layers.Layer):
         if not training or self.max_shift == 0:
             return inputs
         batch, height, width = ops.shape(inputs)[0], inputs.shape[1], inputs.shape[2]
-        dy, dx = (keras.random.randint((batch,), -self.max_shift, self.max_shift + 1, seed=self.seed_generator)
-                  for _ in range(2))
+        dy, dx = (
+            keras.random.randint((batch,), -self.max_shift, self.max_shift + 1, seed=self.seed_generator)
+            for _ in range(2)
+        )
         rows, columns = self._selection(height, dy), self._selection(width, dx)
         x = ops.cast(inputs, self.compute_dtype)
         return ops.einsum("bis,bstc,bjt->bijc", rows, x, columns)

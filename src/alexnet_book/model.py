@@ -3,6 +3,7 @@
 The layers come from `alexnet_book.architecture` (the same description chapter 2 derives the shapes from);
 the builder checks every layer's output shape against that table as it goes.
 """
+
 from __future__ import annotations
 
 import keras
@@ -109,8 +110,14 @@ def build_alexnet(
                 x = keras.layers.ZeroPadding2D(spec.padding, name=f"{spec.name}_pad")(x)
                 padding = "valid"
             x = keras.layers.Conv2D(
-                spec.units, spec.kernel, strides=spec.stride, padding=padding, groups=spec.groups,
-                activation=activation, kernel_regularizer=regularizer, name=spec.name,
+                spec.units,
+                spec.kernel,
+                strides=spec.stride,
+                padding=padding,
+                groups=spec.groups,
+                activation=activation,
+                kernel_regularizer=regularizer,
+                name=spec.name,
                 **_initializers(spec, paper_init),
             )(x)
             if normalization == "lrn" and spec.lrn:
@@ -118,15 +125,19 @@ def build_alexnet(
             elif normalization == "batchnorm":
                 x = keras.layers.BatchNormalization(name=f"bn{conv_index}")(x)
         elif spec.kind == "pool":
-            x = keras.layers.MaxPooling2D(spec.kernel, strides=spec.stride, padding=_keras_padding(spec),
-                                          name=spec.name)(x)
+            x = keras.layers.MaxPooling2D(
+                spec.kernel, strides=spec.stride, padding=_keras_padding(spec), name=spec.name
+            )(x)
         elif spec.kind == "flatten":
             x = keras.layers.Flatten(name=spec.name)(x)
         else:
             is_output = spec.name == last_dense
             x = keras.layers.Dense(
-                spec.units, activation=None if is_output else activation, kernel_regularizer=regularizer,
-                name=spec.name, **_initializers(spec, paper_init),
+                spec.units,
+                activation=None if is_output else activation,
+                kernel_regularizer=regularizer,
+                name=spec.name,
+                **_initializers(spec, paper_init),
             )(x)
             if not is_output:
                 x = keras.layers.Dropout(dropout, name="drop" + spec.name.removeprefix("fc"))(x)
@@ -170,8 +181,9 @@ def _validate(normalization, groups, dropout, activation, weight_decay, paper_in
     try:
         keras.activations.get(activation)
     except (ValueError, TypeError) as error:
-        raise ValueError(f"unknown activation {activation!r}: use a Keras activation name such as 'relu' or 'tanh'.") \
-            from error
+        raise ValueError(
+            f"unknown activation {activation!r}: use a Keras activation name such as 'relu' or 'tanh'."
+        ) from error
     if weight_decay is not None and (
         isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0
     ):
@@ -181,7 +193,9 @@ def _validate(normalization, groups, dropout, activation, weight_decay, paper_in
     if raw_image_size is not None and (
         isinstance(raw_image_size, bool) or not isinstance(raw_image_size, int) or raw_image_size < 1
     ):
-        raise ValueError(f"raw_image_size must be None or the side of the raw images in pixels, got {raw_image_size!r}.")
+        raise ValueError(
+            f"raw_image_size must be None or the side of the raw images in pixels, got {raw_image_size!r}."
+        )
     if augment and raw_image_size is None:
         raise ValueError(
             "augment=True shifts and flips the raw images before they are resized: also pass raw_image_size "

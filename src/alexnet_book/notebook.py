@@ -3,6 +3,7 @@
 `glue` writes the same output that myst-nb's `glue` writes, so the site's `{glue:text}` roles find it,
 without needing myst-nb installed (Colab does not have it).
 """
+
 from __future__ import annotations
 
 import html

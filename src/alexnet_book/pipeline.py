@@ -2,6 +2,7 @@
 
 TensorFlow-only (tf.data): the chapters that call these skip the measurement on another Keras backend.
 """
+
 from __future__ import annotations
 
 import time

@@ -3,6 +3,7 @@
 Matplotlib only. Each function returns its figure (the notebook shows it; a script can save it), and takes plain
 numpy arrays, so it works with every Keras backend and with results loaded from a run folder.
 """
+
 from __future__ import annotations
 
 from typing import Mapping, Sequence
@@ -41,7 +42,9 @@ def _check_labels(y: np.ndarray, name: str, num_classes: int) -> np.ndarray:
     return y.astype(np.int64)
 
 
-def sample_grid(images, labels, class_names: Sequence[str], per_class: int = 8, seed: int = 0, title: str | None = None):
+def sample_grid(
+    images, labels, class_names: Sequence[str], per_class: int = 8, seed: int = 0, title: str | None = None
+):
     """One row per class with `per_class` of its images, picked at random (seeded)."""
     plt = _pyplot()
     images = _check_images(images)
@@ -144,7 +147,9 @@ def per_class_accuracy(y_true, y_pred, num_classes: int) -> np.ndarray:
         return np.where(totals > 0, np.diag(counts) / np.maximum(totals, 1), np.nan)
 
 
-def confusion_matrix_figure(y_true, y_pred, class_names: Sequence[str], normalize: bool = True, title: str | None = None):
+def confusion_matrix_figure(
+    y_true, y_pred, class_names: Sequence[str], normalize: bool = True, title: str | None = None
+):
     """The confusion matrix as a heat map; normalized rows show the share of each true class."""
     plt = _pyplot()
     counts = confusion_matrix(y_true, y_pred, len(class_names))
@@ -164,7 +169,9 @@ def confusion_matrix_figure(y_true, y_pred, class_names: Sequence[str], normaliz
     for i in range(len(class_names)):
         for j in range(len(class_names)):
             text = f"{values[i, j]:.2f}" if normalize else f"{values[i, j]:d}"
-            ax.text(j, i, text, ha="center", va="center", fontsize=7, color="white" if values[i, j] > threshold else "black")
+            ax.text(
+                j, i, text, ha="center", va="center", fontsize=7, color="white" if values[i, j] > threshold else "black"
+            )
     if title:
         ax.set_title(title)
     fig.tight_layout()
@@ -192,8 +199,16 @@ def per_class_accuracy_figure(y_true, y_pred, class_names: Sequence[str], title:
     return fig
 
 
-def mistakes_grid(images, y_true, y_pred, class_names: Sequence[str], probabilities=None, count: int = 16,
-                  columns: int = 8, title: str | None = None):
+def mistakes_grid(
+    images,
+    y_true,
+    y_pred,
+    class_names: Sequence[str],
+    probabilities=None,
+    count: int = 16,
+    columns: int = 8,
+    title: str | None = None,
+):
     """Misclassified images, each titled "true -> predicted"; the most confident mistakes first when
     probabilities (N, classes) are given."""
     plt = _pyplot()
@@ -201,8 +216,10 @@ def mistakes_grid(images, y_true, y_pred, class_names: Sequence[str], probabilit
     y_true = _check_labels(y_true, "y_true", len(class_names))
     y_pred = _check_labels(y_pred, "y_pred", len(class_names))
     if not len(images) == len(y_true) == len(y_pred):
-        raise ValueError(f"images, y_true and y_pred must have one entry per image, got {len(images)}, "
-                         f"{len(y_true)} and {len(y_pred)}.")
+        raise ValueError(
+            f"images, y_true and y_pred must have one entry per image, got {len(images)}, "
+            f"{len(y_true)} and {len(y_pred)}."
+        )
     wrong = np.flatnonzero(y_true != y_pred)
     if probabilities is not None:
         confidence = np.asarray(probabilities)[wrong, y_pred[wrong]]

@@ -6,6 +6,7 @@ full:  the real CIFAR-10 run on a GPU;
 auto:  full where a GPU is present, else quick. ALEXNET_BOOK_PROFILE, if set, decides what auto means,
        so `ALEXNET_BOOK_PROFILE=smoke make book` builds the whole site quickly.
 """
+
 from __future__ import annotations
 
 import os

@@ -4,6 +4,7 @@ Pages built without a GPU quote these, never typed numbers. benchmarks/gpu_train
 this format (date, card, source, runs, and what else it measured); copied into the folder unedited, it becomes
 the newest record.
 """
+
 from __future__ import annotations
 
 import json

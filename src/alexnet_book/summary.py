@@ -2,6 +2,7 @@
 
 Backend-neutral Keras 3.
 """
+
 from __future__ import annotations
 
 import math
@@ -46,8 +47,9 @@ def layer_summary(model_or_layers, input_shape: Sequence[int]) -> LayerSummary:
 
     shape = tuple(input_shape)
     if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
-        raise ValueError(f"input_shape must be one image's shape without the batch axis, e.g. (227, 227, 3), "
-                         f"got {input_shape!r}.")
+        raise ValueError(
+            f"input_shape must be one image's shape without the batch axis, e.g. (227, 227, 3), got {input_shape!r}."
+        )
     if isinstance(model_or_layers, keras.Model):
         layers = model_or_layers.layers
         dtype = model_or_layers.inputs[0].dtype if model_or_layers.inputs else "float32"
@@ -103,12 +105,32 @@ class CostTable(tuple):
         raise KeyError(f"no layer named {name!r}; the layers are {', '.join(r.name for r in self)}.")
 
     def __str__(self) -> str:
-        rows = [(r.name, _shape(r.output_shape), f"{r.parameters:,}", f"{r.multiply_adds / 1e6:,.1f}",
-                 f"{r.activation_bytes / 2**20:,.1f}") for r in self]
-        rows.append(("total", "", f"{self.total_parameters:,}", f"{self.total_multiply_adds / 1e6:,.1f}",
-                     f"{self.total_activation_bytes / 2**20:,.1f}"))
-        header = ("layer", "output shape", "parameters", "M multiply-adds / image",
-                  f"activations MiB (batch {self.batch_size})")
+        rows = [
+            (
+                r.name,
+                _shape(r.output_shape),
+                f"{r.parameters:,}",
+                f"{r.multiply_adds / 1e6:,.1f}",
+                f"{r.activation_bytes / 2**20:,.1f}",
+            )
+            for r in self
+        ]
+        rows.append(
+            (
+                "total",
+                "",
+                f"{self.total_parameters:,}",
+                f"{self.total_multiply_adds / 1e6:,.1f}",
+                f"{self.total_activation_bytes / 2**20:,.1f}",
+            )
+        )
+        header = (
+            "layer",
+            "output shape",
+            "parameters",
+            "M multiply-adds / image",
+            f"activations MiB (batch {self.batch_size})",
+        )
         return text_table(header, rows)
 
 
@@ -138,8 +160,16 @@ def cost_table(model, batch_size: int = 128) -> CostTable:
             macs = math.prod(out_shape) * in_shape[-1]
         else:
             macs = 0
-        rows.append(CostRow(layer.name, type(layer).__name__, out_shape, layer.count_params(), macs,
-                            math.prod(out_shape) * batch_size * FLOAT32_BYTES))
+        rows.append(
+            CostRow(
+                layer.name,
+                type(layer).__name__,
+                out_shape,
+                layer.count_params(),
+                macs,
+                math.prod(out_shape) * batch_size * FLOAT32_BYTES,
+            )
+        )
     return CostTable(rows, batch_size)
 
 

@@ -1,4 +1,5 @@
 """Plain-text tables for the chapters' printouts (no pandas needed, reads the same in a terminal and on the site)."""
+
 from __future__ import annotations
 
 from typing import Sequence
@@ -10,7 +11,9 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     if any(len(line) != len(table[0]) for line in table):
         raise ValueError(f"every row needs {len(table[0])} cells, one per header column.")
     widths = [max(len(line[i]) for line in table) for i in range(len(table[0]))]
-    lines = ["  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
-             for line in table]
+    lines = [
+        "  ".join(cell.ljust(w) if i == 0 else cell.rjust(w) for i, (cell, w) in enumerate(zip(line, widths)))
+        for line in table
+    ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)

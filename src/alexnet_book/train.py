@@ -12,6 +12,7 @@ that holds another run is never overwritten unless overwrite=True is passed.
 
 Command line: python -m alexnet_book.train --profile smoke --output-dir runs/smoke (or alexnet-book-train).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -50,12 +51,39 @@ PAPER_BATCH_SIZE = 128
 # needs at least `patience` epochs without a new low) and for epochs at the last rate. A choice, not yet measured
 # on CIFAR-10: chapter 6 shows where the drops fell in the run that built it.
 PROFILE_DEFAULTS = {
-    "smoke": dict(epochs=3, batch_size=32, learning_rate=0.0003, train_size=320, validation_size=96, test_size=200,
-                  augment=False, plateau_patience=1, batchnorm_momentum=0.9),
-    "quick": dict(epochs=5, batch_size=32, learning_rate=0.0003, train_size=1600, validation_size=320, test_size=640,
-                  augment=False, plateau_patience=2, batchnorm_momentum=0.9),
-    "full": dict(epochs=60, batch_size=PAPER_BATCH_SIZE, learning_rate=PAPER_LEARNING_RATE, train_size=None,
-                 validation_size=None, test_size=None, augment=True, plateau_patience=3, batchnorm_momentum=0.99),
+    "smoke": dict(
+        epochs=3,
+        batch_size=32,
+        learning_rate=0.0003,
+        train_size=320,
+        validation_size=96,
+        test_size=200,
+        augment=False,
+        plateau_patience=1,
+        batchnorm_momentum=0.9,
+    ),
+    "quick": dict(
+        epochs=5,
+        batch_size=32,
+        learning_rate=0.0003,
+        train_size=1600,
+        validation_size=320,
+        test_size=640,
+        augment=False,
+        plateau_patience=2,
+        batchnorm_momentum=0.9,
+    ),
+    "full": dict(
+        epochs=60,
+        batch_size=PAPER_BATCH_SIZE,
+        learning_rate=PAPER_LEARNING_RATE,
+        train_size=None,
+        validation_size=None,
+        test_size=None,
+        augment=True,
+        plateau_patience=3,
+        batchnorm_momentum=0.99,
+    ),
 }
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 ARCHITECTURES = ("alexnet", "tiny")
@@ -300,8 +328,10 @@ def read_backup(files: RunFiles) -> dict | None:
     """
     if not files.backup_state.exists():
         return None
-    fix = (f"Nothing was changed. Move the folder {files.folder} aside and start the run again, or pass "
-           "overwrite=True (--overwrite) to replace it.")
+    fix = (
+        f"Nothing was changed. Move the folder {files.folder} aside and start the run again, or pass "
+        "overwrite=True (--overwrite) to replace it."
+    )
     try:
         state = json.loads(files.backup_state.read_text())
         epochs, rows = int(state["epochs_done"]), list(state["history"])
@@ -312,8 +342,9 @@ def read_backup(files: RunFiles) -> dict | None:
     if missing:
         raise RunFolderError(f"{files.backup_state} names {', '.join(missing)}, which is missing. {fix}")
     if [row.get("epoch") for row in rows] != list(range(epochs)):
-        raise RunFolderError(f"{files.backup_state} records {epochs} epochs but its history does not have one row "
-                             f"for each. {fix}")
+        raise RunFolderError(
+            f"{files.backup_state} records {epochs} epochs but its history does not have one row for each. {fix}"
+        )
     return state
 
 
@@ -396,8 +427,9 @@ class StepDownOnPlateau(keras.callbacks.Callback):
     (past_errors); Keras's ReduceLROnPlateau would start counting afresh after an interruption.
     """
 
-    def __init__(self, patience: int, divisor: float = LR_DIVISOR, max_reductions: int = MAX_LR_REDUCTIONS,
-                 past_errors=()):
+    def __init__(
+        self, patience: int, divisor: float = LR_DIVISOR, max_reductions: int = MAX_LR_REDUCTIONS, past_errors=()
+    ):
         super().__init__()
         self.patience, self.divisor, self.max_reductions = patience, divisor, max_reductions
         self.best, self.wait, self.reductions = math.inf, 0, 0
@@ -483,8 +515,14 @@ class EpochCommit(keras.callbacks.Callback):
             self.best_error, self.best_weights = error, latest
         row["checkpoint_seconds"] = time.perf_counter() - started
         self.rows.append(row)
-        self.commit({"epochs_done": epoch + 1, "latest_weights": latest, "best_weights": self.best_weights,
-                     "history": self.rows})
+        self.commit(
+            {
+                "epochs_done": epoch + 1,
+                "latest_weights": latest,
+                "best_weights": self.best_weights,
+                "history": self.rows,
+            }
+        )
         _write_history(self.files.history, self.rows)
         remove_unreferenced_weights(self.files, {latest, self.best_weights})
 
@@ -512,7 +550,9 @@ def build_tiny_model(num_classes: int = 10, weight_decay: float | None = None, a
     if augment:
         x = layers.RandomFlip("horizontal")(x)
     for index, filters in enumerate((16, 32, 64), start=1):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=penalty, name=f"conv{index}")(x)
+        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=penalty, name=f"conv{index}")(
+            x
+        )
         x = layers.BatchNormalization(name=f"bn{index}")(x)
         x = layers.Activation("relu")(x)
         x = layers.MaxPooling2D(2)(x)
@@ -531,7 +571,10 @@ def build_model(config: TrainConfig, num_classes: int = 10):
         from alexnet_book.model import build_alexnet
 
         model = build_alexnet(
-            "cifar10", num_classes=num_classes, raw_image_size=32, augment=bool(config.augment),
+            "cifar10",
+            num_classes=num_classes,
+            raw_image_size=32,
+            augment=bool(config.augment),
             weight_decay=config.weight_decay or None,
         )
     if config.batchnorm_momentum is not None:
@@ -546,8 +589,9 @@ def set_batchnorm_momentum(model, momentum: float) -> None:
             layer.momentum = momentum  # read when the training step is traced: set it before fit
 
 
-def compile_for_training(model, learning_rate: float, momentum: float, precision: str = "float32",
-                         jit_compile="auto") -> None:
+def compile_for_training(
+    model, learning_rate: float, momentum: float, precision: str = "float32", jit_compile="auto"
+) -> None:
     """The recipe's optimizer and loss: SGD with momentum, sparse cross-entropy, accuracy, and the
     cross-entropy alone as a metric (the loss Keras reports also holds the weight penalty).
 
@@ -558,8 +602,7 @@ def compile_for_training(model, learning_rate: float, momentum: float, precision
     if precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
     metrics = ["accuracy", keras.metrics.SparseCategoricalCrossentropy(name="cross_entropy")]
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=metrics,
-                  jit_compile=jit_compile)
+    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=metrics, jit_compile=jit_compile)
 
 
 def in_force(model) -> dict:
@@ -588,10 +631,16 @@ def _select(config: TrainConfig, data):
     """The 80/20 split of the training images (seeded, as in the seed), then the profile's subsets."""
     from alexnet_book.data import train_validation_split
 
-    x_train, x_val, y_train, y_val = train_validation_split(data.x_train, data.y_train, VALIDATION_FRACTION, config.seed)
+    x_train, x_val, y_train, y_val = train_validation_split(
+        data.x_train, data.y_train, VALIDATION_FRACTION, config.seed
+    )
     test_order = np.random.default_rng(config.seed).permutation(len(data.x_test))
     chosen = {}
-    for name, available in (("train_size", len(x_train)), ("validation_size", len(x_val)), ("test_size", len(test_order))):
+    for name, available in (
+        ("train_size", len(x_train)),
+        ("validation_size", len(x_val)),
+        ("test_size", len(test_order)),
+    ):
         wanted = getattr(config, name)
         if wanted is not None and wanted > available:
             raise ValueError(
@@ -601,8 +650,10 @@ def _select(config: TrainConfig, data):
         chosen[name] = available if wanted is None else wanted
     test_indices = np.sort(test_order[: chosen["test_size"]])
     return (
-        x_train[: chosen["train_size"]], y_train[: chosen["train_size"]],
-        x_val[: chosen["validation_size"]], y_val[: chosen["validation_size"]],
+        x_train[: chosen["train_size"]],
+        y_train[: chosen["train_size"]],
+        x_val[: chosen["validation_size"]],
+        y_val[: chosen["validation_size"]],
         test_indices,
     )
 
@@ -624,8 +675,10 @@ class TrainingOutOfMemory(RuntimeError):
 def _is_out_of_memory(error: BaseException) -> bool:
     # TensorFlow: ResourceExhaustedError; JAX/XLA: "RESOURCE_EXHAUSTED: Out of memory ..."; PyTorch: OutOfMemoryError
     text = f"{type(error).__name__}: {error}"
-    return any(sign in text for sign in ("ResourceExhausted", "RESOURCE_EXHAUSTED", "OutOfMemoryError")) \
+    return (
+        any(sign in text for sign in ("ResourceExhausted", "RESOURCE_EXHAUSTED", "OutOfMemoryError"))
         or "out of memory" in text.lower()
+    )
 
 
 def training_memory(model, batch_size: int) -> dict:
@@ -633,8 +686,10 @@ def training_memory(model, batch_size: int) -> dict:
     the weights, their gradients and the momentum in float32."""
     bytes_per_value = {"float16": 2, "bfloat16": 2}.get(model.get_layer(index=-2).compute_dtype, 4)
     values_per_image = sum(math.prod(layer.output.shape[1:]) for layer in model.layers[1:])
-    return {"activations": batch_size * values_per_image * bytes_per_value,
-            "weights_gradients_momentum": 3 * 4 * model.count_params()}
+    return {
+        "activations": batch_size * values_per_image * bytes_per_value,
+        "weights_gradients_momentum": 3 * 4 * model.count_params(),
+    }
 
 
 @contextlib.contextmanager
@@ -698,25 +753,44 @@ def _evaluate_and_record(config, files, model, history, x_test, y_test, test_ind
     probabilities = model.predict(x_test, batch_size=max(config.batch_size, 64), verbose=0).astype(np.float32)
     y_pred = probabilities.argmax(axis=1)
     summary = dict(
-        summary, test_accuracy=float(np.mean(y_pred == y_test)),
+        summary,
+        test_accuracy=float(np.mean(y_pred == y_test)),
         test_loss=float(-np.mean(np.log(np.clip(probabilities[np.arange(len(y_test)), y_test], 1e-12, 1.0)))),
-        best_epoch=best_epoch, evaluated_weights=f"best validation error (epoch {best_epoch})",
+        best_epoch=best_epoch,
+        evaluated_weights=f"best validation error (epoch {best_epoch})",
         **_timing(history, summary["train_images"]),
     )
-    np.savez_compressed(files.predictions, y_true=y_test, y_pred=y_pred, probabilities=probabilities,
-                        test_indices=test_indices)
+    np.savez_compressed(
+        files.predictions, y_true=y_test, y_pred=y_pred, probabilities=probabilities, test_indices=test_indices
+    )
     files.results.write_text(json.dumps(summary, indent=2))
-    return TrainingResult(config=config, history=history, y_true=y_test, y_pred=y_pred, probabilities=probabilities,
-                          test_indices=test_indices, reused=False, output_dir=files.folder, model=model,
-                          wall_seconds=math.nan, **summary)
+    return TrainingResult(
+        config=config,
+        history=history,
+        y_true=y_test,
+        y_pred=y_pred,
+        probabilities=probabilities,
+        test_indices=test_indices,
+        reused=False,
+        output_dir=files.folder,
+        model=model,
+        wall_seconds=math.nan,
+        **summary,
+    )
 
 
 def _results_from_folder(config, files: RunFiles) -> TrainingResult:
     saved = json.loads(files.results.read_text())
     arrays = np.load(files.predictions)
-    return TrainingResult(config=config, history=_read_history(files.history), reused=True, output_dir=files.folder,
-                          wall_seconds=math.nan, **saved,
-                          **{k: arrays[k] for k in ("y_true", "y_pred", "probabilities", "test_indices")})
+    return TrainingResult(
+        config=config,
+        history=_read_history(files.history),
+        reused=True,
+        output_dir=files.folder,
+        wall_seconds=math.nan,
+        **saved,
+        **{k: arrays[k] for k in ("y_true", "y_pred", "probabilities", "test_indices")},
+    )
 
 
 def train(config: TrainConfig | None = None, *, data=None, **settings) -> TrainingResult:
@@ -750,20 +824,28 @@ def train(config: TrainConfig | None = None, *, data=None, **settings) -> Traini
     files, action = prepare_run_folder(config, data_identity)
     if action == "reuse":
         if config.verbose:
-            print(f"{files.folder} holds this finished run: its results are loaded, nothing is trained again "
-                  "(to train it again, choose another output folder, or move this one aside).")
+            print(
+                f"{files.folder} holds this finished run: its results are loaded, nothing is trained again "
+                "(to train it again, choose another output folder, or move this one aside)."
+            )
         return dataclasses.replace(_results_from_folder(config, files), wall_seconds=time.perf_counter() - wall_start)
     device = describe_device()
-    summary = dict(device=device, data_source=data.source, data_description=data.description,
-                   train_images=len(x_train), validation_images=len(x_val))
+    summary = dict(
+        device=device,
+        data_source=data.source,
+        data_description=data.description,
+        train_images=len(x_train),
+        validation_images=len(x_val),
+    )
     if action == "evaluate":  # trained and complete, but its test results were deleted: test again, train nothing
         import alexnet_book.layers  # noqa: F401  (registers the custom layers for loading)
 
         manifest = json.loads(files.manifest.read_text())
         model = keras.models.load_model(files.best_checkpoint)
         summary.update(manifest["in_force"], resumed_from_epoch=manifest["resumed_from_epoch"])
-        result = _evaluate_and_record(config, files, model, _read_history(files.history), x_test, y_test,
-                                      test_indices, summary)
+        result = _evaluate_and_record(
+            config, files, model, _read_history(files.history), x_test, y_test, test_indices, summary
+        )
         return dataclasses.replace(result, wall_seconds=time.perf_counter() - wall_start)
 
     state = read_backup(files) if action == "resume" else None
@@ -785,8 +867,15 @@ def train(config: TrainConfig | None = None, *, data=None, **settings) -> Traini
         print(f"Resuming the run in {files.folder} after epoch {resume_epoch} of {config.epochs}.")
     with explain_out_of_memory(model, config, device):
         model.fit(
-            x_train, y_train, batch_size=config.batch_size, epochs=config.epochs, initial_epoch=resume_epoch,
-            validation_data=(x_val, y_val), shuffle=True, callbacks=callbacks, verbose=config.verbose,
+            x_train,
+            y_train,
+            batch_size=config.batch_size,
+            epochs=config.epochs,
+            initial_epoch=resume_epoch,
+            validation_data=(x_val, y_val),
+            shuffle=True,
+            callbacks=callbacks,
+            verbose=config.verbose,
         )
         model.load_weights(str(files.backup / commit.best_weights))
         history = _history_columns(commit.rows)
@@ -816,8 +905,12 @@ def _parser() -> argparse.ArgumentParser:
     flag("batch_size", type=int, help="images per step (default: the profile's; full: 128 as the paper)")
     flag("learning_rate", type=float, help="initial learning rate (default: the profile's; full: 0.01 as the paper)")
     flag("momentum", type=float, default=PAPER_MOMENTUM, help=f"SGD momentum (default: {PAPER_MOMENTUM})")
-    flag("weight_decay", type=float, default=PAPER_WEIGHT_DECAY,
-         help=f"coupled weight decay, an L2 penalty wd/2*|w|^2 (default: {PAPER_WEIGHT_DECAY})")
+    flag(
+        "weight_decay",
+        type=float,
+        default=PAPER_WEIGHT_DECAY,
+        help=f"coupled weight decay, an L2 penalty wd/2*|w|^2 (default: {PAPER_WEIGHT_DECAY})",
+    )
     flag("seed", type=int, default=TrainConfig.seed, help=f"random seed (default: {TrainConfig.seed})")
     flag("data_dir", help="folder with CIFAR-10's python batches (default: $ALEXNET_BOOK_CIFAR10_DIR, else download)")
     flag("output_dir", default="runs/training", help="folder of the run (default: runs/training)")
@@ -826,7 +919,11 @@ def _parser() -> argparse.ArgumentParser:
     flag("test_size", type=int, help="test images (default: the profile's)")
     flag("augment", action=argparse.BooleanOptionalAction, default=None, help="random shifts and flips")
     flag("plateau_patience", type=int, help="epochs without a lower validation error before the rate drops")
-    flag("batchnorm_momentum", type=float, help="momentum of BatchNormalization's moving averages (default: the profile's)")
+    flag(
+        "batchnorm_momentum",
+        type=float,
+        help="momentum of BatchNormalization's moving averages (default: the profile's)",
+    )
     flag("precision", default="auto", choices=PRECISIONS, help="dtype policy (default: auto, by hardware)")
     flag("jit_compile", default="auto", choices=("auto", "on", "off"), help="XLA (default: auto, on with a GPU)")
     flag("deterministic", default="auto", choices=("auto", "on", "off"), help="reproducible ops (default: on a CPU)")
