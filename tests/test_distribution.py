@@ -1,0 +1,345 @@
+"""alexnet_book.distribution: layouts, reading collectives from compiled programs, the per-device program.
+
+The text parsing and the layouts are tested here, on any backend. Everything that compiles runs in a
+subprocess on the JAX backend with two virtual CPU devices: XLA_FLAGS must be set before JAX starts, and this
+process may already have imported keras with TensorFlow. The subprocess uses tiny networks whose collectives
+are known in advance, and prints what it measured as JSON; the tests below check it.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+import textwrap
+
+import keras
+import numpy as np
+import pytest
+
+from alexnet_book.distribution import (
+    Collective,
+    GroupedLocalResponseNormalization,
+    collectives,
+    communication_table,
+    compare_losses,
+    layout_rules,
+    operations,
+    shape_bytes,
+    split_by_batch,
+)
+from alexnet_book.layers import LocalResponseNormalization
+
+# A compiled program in miniature: the notations XLA uses for groups, a combined all-reduce (a tuple),
+# an asynchronous all-gather (start and done: one op), and a fusion that only reads a collective's result.
+HLO = "\n".join(
+    [
+        "HloModule jit_step",
+        "ENTRY %main {",
+        "  %all-gather.3 = f32[2,27,27,96]{2,1,0,3} all-gather(%x), channel_id=4,"
+        " replica_groups=mesh['axis_0'=1,'axis_1'=2] {'axis_1'}, dimensions={3}, use_global_device_ids=true,"
+        ' metadata={op_name="jit(step)/jvp(conv2)/conv_general_dilated" stack_frame_id=29}',
+        "  %fusion.1 = f32[2,27,27,96]{3,2,1,0} fusion(%all-gather.3), kind=kLoop, calls=%wrapped,"
+        ' metadata={op_name="jit(step)/jvp(conv2)/conv_general_dilated"}',
+        "  %convolution.19 = f32[2,27,27,256]{3,2,1,0} convolution(%fusion.1, %k), window={size=5x5 pad=2_2x2_2},"
+        " dim_labels=b01f_01io->b01f, feature_group_count=2,"
+        ' metadata={op_name="jit(step)/jvp(conv2)/conv_general_dilated"}',
+        "  %all-reduce.17 = (f32[], f32[11,11,3,96]{3,2,1,0}) all-reduce(%a, %b), channel_id=9,"
+        " replica_groups=[1,2]<=[2], to_apply=%add,"
+        ' metadata={op_name="jit(step)/transpose(jvp(conv1))/conv_general_dilated"}',
+        "  %ag-start = (f32[4,8]{1,0}, f32[16,8]{1,0}) all-gather-start(%p), replica_groups={{0,1,2,3}},"
+        ' dimensions={0}, metadata={op_name="jit(f)/fc7/dot_general"}',
+        '  %ag-done = f32[16,8]{1,0} all-gather-done(%ag-start), metadata={op_name="jit(f)/fc7/dot_general"}',
+        "  %cp = bf16[16]{0} collective-permute(%q), channel_id=2, source_target_pairs={{0,1},{1,0}}",
+        "  ROOT %rs = f32[4]{0} reduce-scatter(%r), replica_groups={{0,1}}, dimensions={0}, to_apply=%add",
+        "}",
+    ]
+)
+LAYERS = ["conv1", "conv2", "fc7"]
+
+
+def test_collectives_are_read_with_their_shapes_groups_and_layers():
+    found = collectives(HLO, LAYERS)
+    assert [op.op for op in found] == ["all-gather", "all-reduce", "all-gather", "collective-permute", "reduce-scatter"]
+    gather, reduce, async_gather, permute, scatter = found
+    assert gather.shapes == ("f32[2,27,27,96]",) and gather.result_bytes == 2 * 27 * 27 * 96 * 4
+    assert (gather.group_size, gather.layer, gather.backward) == (2, "conv2", False)
+    assert reduce.result_bytes == 4 + 11 * 11 * 3 * 96 * 4 and reduce.group_size == 2
+    assert (reduce.layer, reduce.backward) == ("conv1", True)
+    assert async_gather.shapes == ("f32[16,8]",) and async_gather.group_size == 4  # counted once, at -done
+    assert async_gather.layer == "fc7"
+    assert permute.result_bytes == 32 and permute.layer == "other"  # bf16: 2 bytes
+    assert scatter.group_size == 2
+
+
+def test_bytes_sent_follow_the_ring_algorithms():
+    gather, reduce, async_gather, permute, scatter = collectives(HLO, LAYERS)
+    assert gather.bytes_sent == gather.result_bytes / 2
+    assert reduce.bytes_sent == reduce.result_bytes  # 2 (n - 1) / n with n = 2
+    assert async_gather.bytes_sent == 16 * 8 * 4 * 3 / 4
+    assert permute.bytes_sent == 32
+    assert scatter.bytes_sent == 16  # one share to the one other device
+    alone = Collective("all-reduce", ("f32[8]",), 32, 1, "other", False, "")
+    assert alone.bytes_sent == 0
+
+
+def test_shape_bytes_of_tuples_and_element_types():
+    assert shape_bytes("(f32[2,3]{1,0}, bf16[4]{0}, pred[8]{0}, s8[3])") == 24 + 8 + 8 + 3
+    assert shape_bytes("f32[]") == 4
+    assert shape_bytes("token[]") == 0
+
+
+def test_communication_table_and_split_by_batch():
+    table = communication_table(collectives(HLO, LAYERS), per=2)
+    assert table["conv2"] == {"ops": 1, "kinds": ["all-gather"], "bytes": 27 * 27 * 96 * 4 / 2}
+    assert table["other"]["ops"] == 2 and table["other"]["kinds"] == ["collective-permute", "reduce-scatter"]
+    small = {
+        "conv2": {"ops": 2, "kinds": ["all-gather"], "bytes": 1000.0 + 2 * 50},
+        "fc7": {"ops": 1, "kinds": ["all-gather"], "bytes": 2 * 8.0},
+    }
+    large = {
+        "conv2": {"ops": 2, "kinds": ["all-gather"], "bytes": 1000.0 + 4 * 50},
+        "fc7": {"ops": 1, "kinds": ["all-gather"], "bytes": 4 * 8.0},
+    }
+    split = split_by_batch(small, large, 2, 4)
+    assert split["conv2"]["per_image"] == 50 and split["conv2"]["per_step"] == 1000
+    assert split["fc7"]["per_image"] == 8 and split["fc7"]["per_step"] == 0
+
+
+def test_operations_reads_grouped_convolutions():
+    (conv,) = operations(HLO, "convolution", LAYERS)
+    assert conv == {"layer": "conv2", "shape": "f32[2,27,27,256]", "feature_group_count": 2, "backward": False}
+
+
+def test_compare_losses_passes_within_and_fails_beyond_the_tolerance():
+    assert compare_losses({"one": [2.0, 1.0], "two": [2.0 * (1 + 1e-7), 1.0]}, "one", 1e-5)["two"] < 1e-6
+    with pytest.raises(AssertionError, match="two"):
+        compare_losses({"one": 2.0, "two": 2.001}, "one", 1e-5)
+    with pytest.raises(AssertionError, match="not finite"):
+        compare_losses({"one": 2.0, "two": float("nan")}, "one", 1e-5)
+
+
+def tiny_chain():
+    inputs = keras.Input((8, 8, 3))
+    x = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c1")(inputs)
+    x = LocalResponseNormalization(depth_radius=1, alpha=0.5, name="lrn1")(x)
+    x = keras.layers.MaxPooling2D(2, name="pool1")(x)
+    x = keras.layers.Conv2D(8, 3, padding="same", groups=2, activation="relu", name="c2")(x)
+    x = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="c3")(x)
+    x = keras.layers.Flatten(name="flatten")(x)
+    x = keras.layers.Dense(4, name="fc")(x)
+    outputs = keras.layers.Activation("softmax", name="softmax")(x)
+    return keras.Model(inputs, outputs)
+
+
+def test_layout_rules_split_every_kernel_and_bias_on_its_output_channels():
+    rules = layout_rules(tiny_chain())
+    assert rules == {
+        "c1/kernel": (None, None, None, "model"),
+        "c1/bias": ("model",),
+        "c2/kernel": (None, None, None, "model"),
+        "c2/bias": ("model",),
+        "c3/kernel": (None, None, None, "model"),
+        "c3/bias": ("model",),
+        "fc/kernel": (None, "model"),
+        "fc/bias": ("model",),
+    }
+    pinned = layout_rules(tiny_chain(), activations=True)
+    assert pinned["c2/output"] == ("batch", None, None, "model") and pinned["lrn1/output"][-1] == "model"
+    assert "flatten/output" not in pinned and "softmax/output" not in pinned
+
+
+def test_grouped_lrn_normalizes_each_group_on_its_own():
+    x = np.random.default_rng(0).normal(size=(2, 3, 3, 8)).astype("float32") * 30
+    lrn = dict(depth_radius=1, bias=1.0, alpha=0.5, beta=0.75)
+    grouped = keras.ops.convert_to_numpy(GroupedLocalResponseNormalization(2, **lrn)(x))
+    for half in (slice(0, 4), slice(4, 8)):
+        expected = keras.ops.convert_to_numpy(LocalResponseNormalization(**lrn)(x[..., half]))
+        np.testing.assert_allclose(grouped[..., half], expected, rtol=1e-6)
+    whole = keras.ops.convert_to_numpy(LocalResponseNormalization(**lrn)(x))
+    assert np.abs(whole - grouped)[..., 3:5].max() > 1e-3  # the maps at the boundary differ
+    np.testing.assert_allclose(whole[..., :3], grouped[..., :3], rtol=1e-6)
+    with pytest.raises(ValueError, match="groups"):
+        GroupedLocalResponseNormalization(0)
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Compiled programs: JAX, two virtual CPU devices, in a subprocess
+
+SCRIPT = textwrap.dedent("""
+    import json, os
+    os.environ["KERAS_BACKEND"] = "jax"
+    os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
+    import jax, keras, numpy as np
+    from keras import distribution as kd
+    from alexnet_book import distribution as d
+    from alexnet_book.layers import LocalResponseNormalization
+
+    out = {}
+    devices = d.choose_devices(2)
+    out["devices"] = devices
+    try:
+        d.choose_devices(3)
+        out["three_devices_error"] = None
+    except RuntimeError as error:
+        out["three_devices_error"] = str(error)
+    mesh = kd.DeviceMesh((1, 2), ("batch", "model"), devices)
+    rng = np.random.default_rng(0)
+    B = 4
+
+    # 1. Two dense layers: the per-device program gathers fc1's 32 outputs before fc2, and the 8 logits
+    #    before the softmax. Nothing else.
+    def dense_model():
+        inputs = keras.Input((16,))
+        x = keras.layers.Dense(32, activation="relu", name="fc1")(inputs)
+        x = keras.layers.Dense(8, name="fc2")(x)
+        return keras.Model(inputs, keras.layers.Activation("softmax", name="softmax")(x))
+
+    keras.utils.set_random_seed(1)
+    reference = dense_model()
+    weights = reference.get_weights()
+    names = [layer.name for layer in reference.layers]
+    x = rng.normal(size=(B, 16)).astype("float32")
+    y = rng.integers(0, 8, size=(B,))
+    mp = kd.ModelParallel(layout_map=d.build_layout_map(reference, mesh), batch_dim_name="batch")
+    with mp.scope():
+        mp_model = dense_model()
+    mp_model.set_weights(weights)
+    kernel = mp_model.get_layer("fc1").kernel.value
+    out["mp_fc1_shard"] = list(kernel.sharding.shard_shape(kernel.shape))
+    out["mp_held"] = d.bytes_per_device([v.value for v in mp_model.variables])
+    out["parameter_bytes"] = int(sum(w.nbytes for w in weights))
+
+    place = lambda dist: [kd.distribute_tensor(a, dist.get_data_layout(a.shape)) for a in (x, y)]
+    program = d.per_device_forward(mp_model, mesh)
+    trainable = [v.value for v in mp_model.trainable_variables]
+    xm, ym = place(mp)
+    found = d.collectives(d.compiled_hlo(program, trainable, xm), names)
+    out["explicit"] = [[op.op, op.layer, op.bytes_sent / B] for op in found]
+    out["explicit_probabilities"] = np.asarray(program(trainable, xm)).tolist()
+    out["reference_probabilities"] = np.asarray(reference(x)).tolist()
+
+    # the backward pass of the per-device program: each all-gather becomes a reduce-scatter
+    def explicit_loss(trainable, xm, ym):
+        p = program(trainable, xm)
+        return -keras.ops.mean(keras.ops.log(keras.ops.take_along_axis(p, ym[:, None], axis=1)))
+    grad_found = d.collectives(d.compiled_hlo(jax.jit(jax.grad(explicit_loss)), trainable, xm, ym), names)
+    out["explicit_grad"] = [[op.op, op.layer, op.backward, op.bytes_sent / B] for op in grad_found]
+
+    # 2. The same network data-parallel: one step sums every gradient once
+    dp = kd.DataParallel(devices=devices)
+    with dp.scope():
+        dp_model = dense_model()
+    dp_model.set_weights(weights)
+    out["dp_held"] = d.bytes_per_device([v.value for v in dp_model.variables])
+    losses = {}
+    for name, model, dist in (("one device", reference, None), ("model parallel", mp_model, mp),
+                              ("data parallel", dp_model, dp)):
+        _, step = d.loss_and_step(model, dist, learning_rate=0.1)
+        state = ([v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables])
+        batch = place(dist) if dist else (x, y)
+        compiled = step.lower(*state, *batch).compile()
+        if name == "data parallel":
+            dp_found = d.collectives(compiled.as_text(), names)
+            out["dp"] = [[op.op, op.result_bytes, op.bytes_sent] for op in dp_found]
+        before, new = compiled(*state, *batch)
+        after, _ = compiled(new, state[1], *batch)
+        losses[name] = [float(before), float(after)]
+        out.setdefault("new_fc1_sharding", {})[name] = list(new[0].sharding.spec) if dist else None
+    out["losses"] = losses
+    out["time_call"] = d.time_call(jax.jit(lambda a: a * 2), np.ones(4), repeats=2)
+
+    # 3. A chain with LRN and a grouped convolution: the per-device program equals the one-device network
+    #    with each device's LRN (GroupedLocalResponseNormalization), and the grouped layer exchanges nothing.
+    def chain():
+        inputs = keras.Input((8, 8, 3))
+        h = keras.layers.Conv2D(8, 3, padding="same", activation="relu", name="c1")(inputs)
+        h = LocalResponseNormalization(depth_radius=1, alpha=0.5, name="lrn1")(h)
+        h = keras.layers.MaxPooling2D(2, name="pool1")(h)
+        h = keras.layers.Conv2D(8, 3, padding="same", groups=2, activation="relu", name="c2")(h)
+        h = keras.layers.Conv2D(6, 3, padding="same", activation="relu", name="c3")(h)
+        h = keras.layers.Flatten(name="flatten")(h)
+        h = keras.layers.Dense(4, name="fc")(h)
+        return keras.Model(inputs, keras.layers.Activation("softmax", name="softmax")(h))
+
+    keras.utils.set_random_seed(2)
+    net = chain()
+    images = (rng.random((B, 8, 8, 3)) * 3).astype("float32")
+    cmp = kd.ModelParallel(layout_map=d.build_layout_map(net, mesh), batch_dim_name="batch")
+    values = d.place([v.value for v in net.trainable_variables],
+                     [cmp.get_variable_layout(v) for v in net.trainable_variables])
+    xc = kd.distribute_tensor(images, cmp.get_data_layout(images.shape))
+    chain_program = d.per_device_forward(net, mesh)
+    chain_names = [layer.name for layer in net.layers]
+    out["chain"] = [[op.op, op.layer, op.bytes_sent / B]
+                    for op in d.collectives(d.compiled_hlo(chain_program, values, xc), chain_names)]
+    grouped = d.with_grouped_lrn(net)
+    grouped.set_weights(net.get_weights())
+    out["chain_lrn_type"] = type(grouped.get_layer("lrn1")).__name__
+    explicit = np.asarray(chain_program(values, xc))
+    out["chain_vs_grouped"] = float(np.abs(explicit - np.asarray(grouped(images))).max())
+    out["chain_vs_plain"] = float(np.abs(explicit - np.asarray(net(images))).max())
+    print("RESULT " + json.dumps(out))
+""")
+
+
+@pytest.fixture(scope="module")
+def measured():
+    env = dict(os.environ, KERAS_BACKEND="jax", XLA_FLAGS="--xla_force_host_platform_device_count=2")
+    result = subprocess.run([sys.executable, "-c", SCRIPT], capture_output=True, text=True, env=env, timeout=300)
+    lines = [line for line in result.stdout.splitlines() if line.startswith("RESULT ")]
+    failure = f"the JAX subprocess failed:\n{result.stdout[-3000:]}\n{result.stderr[-6000:]}"
+    assert result.returncode == 0 and lines, failure
+    return json.loads(lines[-1][len("RESULT ") :])
+
+
+def test_two_virtual_cpu_devices_and_a_clear_error_for_three(measured):
+    assert measured["devices"] == ["cpu:0", "cpu:1"]
+    assert "xla_force_host_platform_device_count=3" in measured["three_devices_error"]
+
+
+def test_model_parallel_holds_half_and_data_parallel_all(measured):
+    assert measured["mp_fc1_shard"] == [16, 16]
+    assert sorted(measured["mp_held"].values()) == [measured["parameter_bytes"] // 2] * 2
+    assert sorted(measured["dp_held"].values()) == [measured["parameter_bytes"]] * 2
+
+
+def test_per_device_program_gathers_exactly_where_a_layer_reads_all_maps(measured):
+    # fc2 gathers fc1's 32 outputs (each device sends its 16 floats per image), softmax the 8 logits (4 floats)
+    assert measured["explicit"] == [["all-gather", "fc2", 16 * 4], ["all-gather", "softmax", 4 * 4]]
+    np.testing.assert_allclose(measured["explicit_probabilities"], measured["reference_probabilities"], atol=1e-6)
+
+
+def test_the_backward_pass_mirrors_each_gather_with_a_reduce_scatter_of_the_same_size(measured):
+    forward = [(layer, sent) for op, layer, backward, sent in measured["explicit_grad"] if not backward]
+    backward = [(op, layer, sent) for op, layer, is_backward, sent in measured["explicit_grad"] if is_backward]
+    assert sorted(forward) == [("fc2", 64.0), ("softmax", 16.0)]
+    scatters = sorted((layer, sent) for op, layer, sent in backward if op == "reduce-scatter")
+    assert scatters == sorted(forward)
+
+
+def test_data_parallel_step_all_reduces_every_gradient_once(measured):
+    reduces = [(result, sent) for op, result, sent in measured["dp"] if op == "all-reduce"]
+    assert [op for op, _, _ in measured["dp"]] == ["all-reduce"] * len(reduces)  # nothing else is exchanged
+    total = sum(result for result, _ in reduces)
+    assert 0 <= total - measured["parameter_bytes"] < 64  # the gradients, and the loss
+    assert sum(sent for _, sent in reduces) == total  # ring on two devices: 2 (n - 1) / n = 1
+
+
+def test_one_device_model_parallel_and_data_parallel_give_the_same_losses(measured):
+    losses = measured["losses"]
+    assert compare_losses(losses, "one device", 1e-5)["data parallel"] < 1e-5
+    assert losses["one device"][1] != losses["one device"][0]  # the step changed the weights
+    assert measured["new_fc1_sharding"]["model parallel"] == [None, "model"]  # the update keeps the layout
+    assert measured["time_call"] > 0
+
+
+def test_grouped_layer_exchanges_nothing_and_matches_the_grouped_lrn_network(measured):
+    chain = measured["chain"]
+    layers = [layer for _, layer, _ in chain]
+    assert layers == ["c3", "flatten", "softmax"] and {op for op, _, _ in chain} == {"all-gather"}
+    assert chain[0][2] == 4 * 4 * 4 * 4  # c3 gathers c2's 4 x 4 x 8 maps: 4 x 4 x 4 floats from each device
+    assert measured["chain_lrn_type"] == "GroupedLocalResponseNormalization"
+    assert measured["chain_vs_grouped"] < 1e-6
+    assert measured["chain_vs_plain"] > 1e-4  # with the book's LRN across the boundary it differs
