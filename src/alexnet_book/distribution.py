@@ -5,13 +5,17 @@ every layer on each), and trains it data-parallel for comparison. This module ho
 
 - `layout_rules` and `build_layout_map`: which variable (and, optionally, which layer output) is split along
   which mesh axis, as the `keras.distribution.LayoutMap` that `ModelParallel` takes. Backend-neutral.
-- `collectives` and `communication_table`: the collective operations (all-gather, all-reduce, reduce-scatter,
-  collective-permute, all-to-all) of a compiled XLA program, read from its HLO text, with the bytes each one
-  moves and the layer it belongs to. Plain text parsing, backend-neutral (the text comes from XLA).
+- `collectives`, `communication_table` and `split_by_batch`: the collective operations (all-gather, all-reduce,
+  reduce-scatter, collective-permute, all-to-all) of a compiled XLA program, read from its HLO text, with the
+  bytes each one moves and the layer it belongs to, per image and per step; `operations` lists any other kind
+  of instruction (e.g. the convolutions, with the shape each device computes). Plain text parsing,
+  backend-neutral (the text comes from XLA).
 - `GroupedLocalResponseNormalization` and `with_grouped_lrn`: the paper's normalization as each GPU computed it,
   over the maps of its own half only. Backend-neutral.
 - `compare_losses`: the equivalence check (the same loss, within a tolerance, on every set-up). Backend-neutral.
-- JAX only (marked so below): `loss_and_step`, `compiled_hlo`, `bytes_per_device`, `time_call`.
+- JAX only (they say so, and raise a clear error on another backend): `choose_devices`, `loss_and_step`,
+  `per_device_forward` (the paper's program written per device, with jax.shard_map), `place`, `compiled_hlo`,
+  `bytes_per_device`, `time_call`.
 """
 
 from __future__ import annotations
@@ -69,14 +73,12 @@ def layout_rules(model, model_axis="model", batch_axis="batch", activations=Fals
     looks them up; values are tuples of mesh axis names (None: not split).
     """
     rules: dict[str, tuple] = {}
-    split_layers = []
     for layer in model.layers:
         if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
             kernel_rank = len(layer.kernel.shape)
             rules[f"{layer.name}/kernel"] = (None,) * (kernel_rank - 1) + (model_axis,)
             if layer.use_bias:
                 rules[f"{layer.name}/bias"] = (model_axis,)
-            split_layers.append(layer)
     if activations:
         channel_layers = (
             keras.layers.Conv2D,
