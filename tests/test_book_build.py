@@ -4,6 +4,7 @@ A small book (one markdown page, one tiny notebook without TensorFlow) is built 
 notebook prints the profile that PROFILE="auto" resolves to and a value from a tiny fake package (the folder given
 to the script as --package), and appends a line to a file at every execution, so that the test counts executions.
 """
+
 from __future__ import annotations
 
 import importlib.util
@@ -73,16 +74,25 @@ def small_book(tmp_path):
     counter.write_text("")
     env = dict(os.environ)
     env.pop("MPLBACKEND", None)
-    env.update(BUILD_TEST_COUNTER=str(counter), PYTHONPATH=os.pathsep.join([str(package_root), str(REPO_ROOT / "src")]),
-               KERAS_BACKEND="tensorflow")
+    env.update(
+        BUILD_TEST_COUNTER=str(counter),
+        PYTHONPATH=os.pathsep.join([str(package_root), str(REPO_ROOT / "src")]),
+        KERAS_BACKEND="tensorflow",
+    )
 
     def build(profile: str, fail: bool = False) -> tuple[subprocess.CompletedProcess, float]:
         started = time.perf_counter()
-        result = subprocess.run([sys.executable, str(SCRIPT), str(book), "--package", str(package)],
-                                env={**env, "ALEXNET_BOOK_PROFILE": profile, **({"BUILD_TEST_FAIL": "1"} if fail else {})},
-                                capture_output=True, text=True, timeout=300)
+        result = subprocess.run(
+            [sys.executable, str(SCRIPT), str(book), "--package", str(package)],
+            env={**env, "ALEXNET_BOOK_PROFILE": profile, **({"BUILD_TEST_FAIL": "1"} if fail else {})},
+            capture_output=True,
+            text=True,
+            timeout=300,
+        )
         seconds = time.perf_counter() - started
-        assert (result.returncode != 0) == fail, f"build {'passed' if fail else 'failed'}:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
+        assert (result.returncode != 0) == fail, (
+            f"build {'passed' if fail else 'failed'}:\n{result.stdout[-5000:]}\n{result.stderr[-5000:]}"
+        )
         return result, seconds
 
     def executions() -> list[str]:
@@ -102,8 +112,10 @@ def test_rebuilds_exactly_when_the_key_changes(small_book):
 
     first, first_seconds = build("smoke")
     assert executions() == ["smoke 1"]
-    assert "This page ran the smoke profile; the package&#39;s value is 1." in page() or \
-        "This page ran the smoke profile; the package's value is 1." in page()
+    assert (
+        "This page ran the smoke profile; the package&#39;s value is 1." in page()
+        or "This page ran the smoke profile; the package's value is 1." in page()
+    )
     assert "ran with the <strong>smoke</strong> profile" in page()  # the footer
     assert "fakepkg at a source outside git" in page()
 
@@ -144,7 +156,12 @@ def test_rebuilds_exactly_when_the_key_changes(small_book):
 
 
 def test_a_failed_build_stores_no_key(small_book):
-    build, executions, page, state = small_book["build"], small_book["executions"], small_book["page"], small_book["state"]
+    build, executions, page, state = (
+        small_book["build"],
+        small_book["executions"],
+        small_book["page"],
+        small_book["state"],
+    )
     failed, _ = build("smoke", fail=True)
     assert "the build key is not stored" in failed.stdout
     assert state()["site"] is None and state()["cache"]["key"]["profile"] == "smoke"

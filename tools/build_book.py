@@ -29,6 +29,7 @@ commit (`git rev-parse --short HEAD`, "+modified" where the package's source dif
 Usage: python tools/build_book.py [BOOK] [--package SOURCE_FOLDER] [-- JUPYTER_BOOK_BUILD_OPTIONS]
 (defaults: this repository, src/alexnet_book, and -W -n --keep-going).
 """
+
 from __future__ import annotations
 
 import argparse
@@ -68,6 +69,7 @@ def log(message: str) -> None:
 
 # --- the key -------------------------------------------------------------------------------------------------------
 
+
 def package_files(package: Path) -> list[Path]:
     files = [p for p in package.rglob("*.py") if "__pycache__" not in p.parts]
     files += list((package / "recorded").glob("*.json"))
@@ -76,7 +78,9 @@ def package_files(package: Path) -> list[Path]:
 
 def package_hashes(package: Path) -> dict[str, str]:
     """sha256 of each source file of the package, by its path relative to the package folder."""
-    return {p.relative_to(package).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in package_files(package)}
+    return {
+        p.relative_to(package).as_posix(): hashlib.sha256(p.read_bytes()).hexdigest() for p in package_files(package)
+    }
 
 
 def combined_hash(files: dict[str, str]) -> str:
@@ -99,8 +103,9 @@ def keras_backend() -> str:
 def gpu_device() -> str:
     """The NVIDIA GPUs of this machine as nvidia-smi names them, or "cpu" (cheap: no framework is imported)."""
     try:
-        result = subprocess.run(["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"],
-                                capture_output=True, text=True, timeout=60)
+        result = subprocess.run(
+            ["nvidia-smi", "--query-gpu=name", "--format=csv,noheader"], capture_output=True, text=True, timeout=60
+        )
     except (OSError, subprocess.SubprocessError):
         return "cpu"
     names = [line.strip() for line in result.stdout.splitlines() if line.strip()]
@@ -130,6 +135,7 @@ def versions(backend: str) -> dict[str, str]:
 
 def git_commit(package: Path) -> str | None:
     """Short commit of HEAD, with "+modified" where the package's source differs from it; None without git."""
+
     def git(*args):
         return subprocess.run(["git", "-C", str(package), *args], capture_output=True, text=True, timeout=60)
 
@@ -177,9 +183,13 @@ def differences(old: dict | None, new: dict) -> list[str]:
             touched = sorted(f for f in set(old_files) | set(new_files) if old_files.get(f) != new_files.get(f))
             changes.append(f"the package's source changed ({', '.join(touched) or 'contents'})")
         elif field == "versions":
-            changed = sorted(k for k in set(before[field]) | set(after[field]) if before[field].get(k) != after[field].get(k))
-            changes.append("versions changed: " + ", ".join(
-                f"{k} {before[field].get(k, '-')} -> {after[field].get(k, '-')}" for k in changed))
+            changed = sorted(
+                k for k in set(before[field]) | set(after[field]) if before[field].get(k) != after[field].get(k)
+            )
+            changes.append(
+                "versions changed: "
+                + ", ".join(f"{k} {before[field].get(k, '-')} -> {after[field].get(k, '-')}" for k in changed)
+            )
         else:
             changes.append(f"{field} {before.get(field)} -> {after.get(field)}")
     return changes
@@ -188,21 +198,26 @@ def differences(old: dict | None, new: dict) -> list[str]:
 def describe(key: dict) -> str:
     k = key["key"]
     commit = key["commit"] or "(not in git)"
-    return (f"profile {k['profile']}, backend {k['backend']}, device {k['device']}, "
-            f"{key['package_name']} {commit} (source {k['package'][:12]})")
+    return (
+        f"profile {k['profile']}, backend {k['backend']}, device {k['device']}, "
+        f"{key['package_name']} {commit} (source {k['package'][:12]})"
+    )
 
 
 def footer(key: dict) -> str:
     k = key["key"]
     commit = f"commit {key['commit']}" if key["commit"] else "a source outside git"
-    text = (f"The notebooks of this site ran with the <strong>{html.escape(k['profile'])}</strong> profile "
-            f"on the Keras {html.escape(k['backend'])} backend ({html.escape(k['device'])}), "
-            f"{html.escape(key['package_name'])} at {html.escape(commit)} "
-            f"(source {k['package'][:12]}); build key {key['digest']}.")
+    text = (
+        f"The notebooks of this site ran with the <strong>{html.escape(k['profile'])}</strong> profile "
+        f"on the Keras {html.escape(k['backend'])} backend ({html.escape(k['device'])}), "
+        f"{html.escape(key['package_name'])} at {html.escape(commit)} "
+        f"(source {k['package'][:12]}); build key {key['digest']}."
+    )
     return f'<p class="build-key">{text}</p>'
 
 
 # --- the caches ----------------------------------------------------------------------------------------------------
+
 
 def read_state(path: Path) -> dict:
     try:
@@ -265,6 +280,7 @@ def cache_records(cache: Path) -> dict[int, tuple[str, float]]:
 
 # --- the build -----------------------------------------------------------------------------------------------------
 
+
 def jupyter_book() -> str:
     beside = Path(sys.executable).parent / "jupyter-book"
     return str(beside) if beside.exists() else (shutil.which("jupyter-book") or "jupyter-book")
@@ -282,8 +298,10 @@ def build_config(book: Path, config: dict, key: dict) -> Path:
     theme_options["extra_footer"] = footer(key)
     path = book / "_build" / CONFIG_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_text("# Written by tools/build_book.py from _config.yml, with the build key in the footer. Not a source.\n"
-                    + yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+    path.write_text(
+        "# Written by tools/build_book.py from _config.yml, with the build key in the footer. Not a source.\n"
+        + yaml.safe_dump(config, sort_keys=False, allow_unicode=True)
+    )
     return path
 
 
@@ -291,11 +309,14 @@ def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     options = DEFAULT_BUILD_OPTIONS
     if "--" in argv:
-        argv, options = argv[:argv.index("--")], argv[argv.index("--") + 1:]
+        argv, options = argv[: argv.index("--")], argv[argv.index("--") + 1 :]
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("book", nargs="?", default=str(REPO_ROOT), help="the book's folder (default: this repository)")
-    parser.add_argument("--package", default=str(DEFAULT_PACKAGE),
-                        help="the package's source folder, hashed into the key (default: src/alexnet_book)")
+    parser.add_argument(
+        "--package",
+        default=str(DEFAULT_PACKAGE),
+        help="the package's source folder, hashed into the key (default: src/alexnet_book)",
+    )
     args = parser.parse_args(argv)
     book = Path(args.book).resolve()
     package = Path(args.package).resolve()
@@ -322,8 +343,10 @@ def main(argv: list[str] | None = None) -> int:
         changes = differences(cached, key)
         if changes:
             log("changed since the cached notebooks ran: " + "; ".join(changes) + ".")
-            log("every page is re-read, and every notebook re-executes unless an earlier build with this key kept "
-                "its results: no result cached under another key is served.")
+            log(
+                "every page is re-read, and every notebook re-executes unless an earlier build with this key kept "
+                "its results: no result cached under another key is served."
+            )
         elif cache.exists():
             log("no build key recorded for the cached notebooks: every notebook re-executes.")
         log(switch_cache(cache, cached, key) + ".")
@@ -336,8 +359,10 @@ def main(argv: list[str] | None = None) -> int:
         if built is None and cached and cached.get("digest") == key["digest"]:
             log("the last build with this key did not finish: every page is re-read (cached notebooks are reused).")
     else:
-        log("nothing changed since the last build: only pages whose sources changed are re-read, "
-            "and a notebook re-executes only where its code changed.")
+        log(
+            "nothing changed since the last build: only pages whose sources changed are re-read, "
+            "and a notebook re-executes only where its code changed."
+        )
     state["cache"] = key  # commit and per-file hashes as of now (the key itself is the same)
 
     records = cache_records(cache)
@@ -348,8 +373,11 @@ def main(argv: list[str] | None = None) -> int:
     seconds = time.time() - started
     after = cache_records(cache)
     executed = sorted(uri for pk, (uri, created) in after.items() if pk not in records or created > records[pk][1])
-    log(f"executed {len(executed)} notebook(s) in this build" + (": " + ", ".join(
-        os.path.relpath(uri, book) for uri in executed) if executed else "") + f"; build took {seconds:.0f} s.")
+    log(
+        f"executed {len(executed)} notebook(s) in this build"
+        + (": " + ", ".join(os.path.relpath(uri, book) for uri in executed) if executed else "")
+        + f"; build took {seconds:.0f} s."
+    )
     if result.returncode != 0:
         write_state(state_file, {**state, "site": None})
         log(f"the build failed (exit status {result.returncode}); the build key is not stored.")
