@@ -79,7 +79,6 @@ def _parser() -> argparse.ArgumentParser:
         help="side of the timed matrix product (default: 8192 on a GPU, 1024 on a CPU)",
     )
     parser.add_argument("--json", type=Path, default=None, help="write the record (src/alexnet_book/recorded/ format)")
-    parser.add_argument("--architecture", default="alexnet", choices=("alexnet", "tiny"), help=argparse.SUPPRESS)
     return parser
 
 
@@ -149,7 +148,6 @@ def run_book(args) -> dict:
         precision=args.precision,
         output_dir=str(folder),
         download=False,
-        architecture=args.architecture,
         verbose=0,
         overwrite=args.overwrite,
     )
@@ -202,7 +200,6 @@ def resume_check(args) -> dict:
         train_size=None,
         output_dir=str(folder / "run"),
         download=False,
-        architecture=args.architecture,
         verbose=0,
     )
     data = synthetic_cifar(min(args.images, 2_560), min(args.test_images, 256))

@@ -28,6 +28,15 @@ def keras_bench(batch, policy, resize_inside=True, steps=40, spe=1):
 """
 
 
+@pytest.fixture(autouse=True)
+def tiny_model(monkeypatch):
+    """The dry run trains tests/tiny_model.py's small CNN in place of AlexNet (the real one runs on a GPU)."""
+    import alexnet_book.train as training
+    from tiny_model import build_tiny_training_model
+
+    monkeypatch.setattr(training, "build_training_model", build_tiny_training_model)
+
+
 @pytest.fixture(scope="module")
 def benchmark():
     spec = importlib.util.spec_from_file_location("gpu_training", SCRIPT)
@@ -51,8 +60,6 @@ def test_dry_run_with_a_peer_at_the_same_batch(benchmark, tmp_path, capsys):
             "32",
             "--epochs",
             "2",
-            "--architecture",
-            "tiny",
             "--peer-script",
             str(peer),
             "--json",
@@ -109,8 +116,6 @@ def test_an_output_folder_holding_another_run_is_refused(benchmark, tmp_path, ca
             "64",
             "--epochs",
             "2",
-            "--architecture",
-            "tiny",
             "--no-peer",
             "--no-resume-check",
             "--output-dir",

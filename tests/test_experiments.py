@@ -14,7 +14,6 @@ from alexnet_book.experiments import (
     ExperimentSizes,
     Recipe,
     RunRecord,
-    _images_per_second,
     alexnet_options,
     build_model,
     comparison_figure,
@@ -29,6 +28,7 @@ from alexnet_book.experiments import (
 )
 from alexnet_book.layers import LocalResponseNormalization
 from alexnet_book.profiles import PROFILES
+from alexnet_book.train import throughput
 
 TINY_SIZES = ExperimentSizes(train_images=200, validation_images=100, epochs=4, batch_size=20)
 
@@ -241,10 +241,12 @@ def test_epochs_to_target_counts_from_one():
     assert epochs_to_target(history, 0.1) is None
 
 
-def test_throughput_leaves_out_the_first_step():
-    # 50 images in batches of 20: steps of 20, 20 and 10 images; the first step (10 s) is tracing.
-    assert _images_per_second([10.0, 1.0, 1.0], train_images=50, batch_size=20) == pytest.approx(15.0)
-    assert math.isnan(_images_per_second([10.0], train_images=20, batch_size=20))
+def test_throughput_leaves_out_the_first_epoch():
+    # 50 images an epoch; the first epoch (10 s) traces and compiles
+    history = {"train_seconds": [10.0, 2.0, 3.0], "warmup": [1, 0, 0]}
+    assert throughput(history, train_images=50) == pytest.approx(20.0)
+    assert throughput({"train_seconds": [10.0], "warmup": [1]}, train_images=50) == pytest.approx(5.0)
+    assert math.isnan(throughput({}, train_images=50))
 
 
 def test_bad_options_give_clear_errors(dark_or_bright):

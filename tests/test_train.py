@@ -1,5 +1,5 @@
 """alexnet_book.train: a run learns, is reproducible, resumes after a kill, refuses bad settings and never
-overwrites another run. Most tests use the tiny test architecture on the stand-in data, to stay fast; one trains
+overwrites another run. Most tests train a tiny CNN (tests/tiny_model.py) on the stand-in data, to stay fast; one trains
 the real AlexNet at 227 with the smoke profile, as the chapter does."""
 
 import json
@@ -17,6 +17,7 @@ import numpy as np
 import pytest
 
 import alexnet_book.train as training
+from tiny_model import build_tiny_training_model
 from alexnet_book.data import load_cifar10
 from alexnet_book.train import (
     RunFiles,
@@ -31,6 +32,13 @@ from alexnet_book.train import (
 REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.fixture(autouse=True)
+def tiny_model(request, monkeypatch):
+    """Every test here trains the tiny CNN, except those marked real_alexnet."""
+    if "real_alexnet" not in request.keywords:
+        monkeypatch.setattr(training, "build_training_model", build_tiny_training_model)
+
+
 @pytest.fixture(scope="module")
 def standin():
     return load_cifar10(profile="smoke", download=False, standin_size=(3000, 400))
@@ -39,7 +47,6 @@ def standin():
 def tiny(folder, **settings):
     values = dict(
         profile="smoke",
-        architecture="tiny",
         download=False,
         output_dir=str(folder),
         epochs=2,
@@ -130,8 +137,6 @@ def command(folder, *extra):
         sys.executable,
         "-m",
         "alexnet_book.train",
-        "--architecture",
-        "tiny",
         "--profile",
         "smoke",
         "--no-download",
@@ -157,6 +162,10 @@ KILLING_DRIVER = """
 import os, signal, sys
 import numpy as np
 import alexnet_book.train as training
+import tiny_model
+
+tiny_model.use_tiny_model()
+from tiny_model import build_tiny_training_model
 
 original = training.EpochCommit.commit
 
@@ -176,6 +185,10 @@ RESUMING_DRIVER = """
 import sys
 import numpy as np
 import alexnet_book.train as training
+import tiny_model
+
+tiny_model.use_tiny_model()
+from tiny_model import build_tiny_training_model
 
 original = training._restore
 
@@ -194,7 +207,7 @@ def history_rows(path):
 
 def test_a_run_killed_while_committing_an_epoch_resumes_from_the_last_commit(tmp_path):
     folder, files = tmp_path / "run", RunFiles(tmp_path / "run")
-    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2"}
+    environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(Path(__file__).parent)}
     killed = subprocess.run(
         [sys.executable, "-c", KILLING_DRIVER, str(tmp_path / "committed.npz"), *command(folder)[3:]],
         env=environment,
@@ -306,8 +319,6 @@ def test_running_out_of_device_memory_says_what_to_do(tmp_path, standin, monkeyp
         [
             "--profile",
             "smoke",
-            "--architecture",
-            "tiny",
             "--no-download",
             "--quiet",
             "--batch-size",
@@ -372,7 +383,6 @@ def test_a_folder_of_other_files_is_refused_and_kept(tmp_path, standin):
         (dict(jit_compile="yes"), "jit_compile must be True, False or 'auto'"),
         (dict(data_dir="/no/such/cifar"), "data_dir '/no/such/cifar' is not an existing folder"),
         (dict(seed=-1), "seed must be a whole number >= 0"),
-        (dict(architecture="vgg"), "architecture must be one of"),
     ],
 )
 def test_bad_settings_are_named(settings, message):
@@ -388,7 +398,7 @@ def test_output_dir_that_is_a_file(tmp_path):
 
 
 def test_asking_for_more_images_than_there_are(tmp_path, standin):
-    with pytest.raises(ValueError, match="train_size=5000 but the data has only 2400"):
+    with pytest.raises(ValueError, match="train_size=5000 but the standin data has only 2400"):
         train(tiny(tmp_path / "run", train_size=5000), data=standin)
     assert not (tmp_path / "run").exists()  # nothing was written
 
@@ -415,13 +425,12 @@ def test_command_line_reports_a_refused_folder_without_a_traceback(tmp_path, cap
     folder = tmp_path / "taken"
     folder.mkdir()
     (folder / "other.txt").write_text("x")
-    code = main(
-        ["--profile", "smoke", "--architecture", "tiny", "--no-download", "--output-dir", str(folder), "--quiet"]
-    )
+    code = main(["--profile", "smoke", "--no-download", "--output-dir", str(folder), "--quiet"])
     assert code == 2
     assert "holds files of something else" in capsys.readouterr().err
 
 
+@pytest.mark.real_alexnet
 def test_smoke_profile_trains_the_real_alexnet_above_chance(tmp_path):
     """What the chapter runs under CI: the real network at 227, on the stand-in, in well under a minute of training."""
     config = TrainConfig(profile="smoke", download=False, output_dir=str(tmp_path / "smoke"), verbose=0)

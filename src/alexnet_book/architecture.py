@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from typing import Iterable, Sequence
 
 from alexnet_book.arithmetic import conv_output_size, pool_output_size
+from alexnet_book.checks import check_positive_int
 from alexnet_book.tables import text_table
 
 KINDS = ("conv", "pool", "flatten", "dense")
@@ -83,12 +84,12 @@ def alexnet_layers(
     groups=2 keeps the paper's; pool_size/pool_stride change every max-pool (3/2 is the paper's overlapping
     pooling, 2/2 the traditional kind it compares against). None keeps the paper's value.
     """
-    _check_positive("num_classes", num_classes)
+    check_positive_int("num_classes", num_classes)
     if groups is not None and groups not in (1, 2):
         raise ValueError(f"groups must be 1 (one stream) or 2 (the paper's two-GPU split), got {groups!r}.")
     for name, value in (("pool_size", pool_size), ("pool_stride", pool_stride)):
         if value is not None:
-            _check_positive(name, value)
+            check_positive_int(name, value)
     out = []
     last_dense = max(i for i, spec in enumerate(layers) if spec.kind == "dense")
     for i, spec in enumerate(layers):
@@ -160,8 +161,8 @@ def shape_table(
     (`pool_output_size`); flatten: n * n * channels. Also counts each layer's weights + biases and its
     multiply-adds for one image (a grouped conv sees only channels / groups inputs per filter).
     """
-    _check_positive("input_size", input_size)
-    _check_positive("input_channels", input_channels)
+    check_positive_int("input_size", input_size)
+    check_positive_int("input_channels", input_channels)
     size, channels = input_size, input_channels  # channels None once the maps are flattened
     rows = []
     for spec in layers:
@@ -245,11 +246,6 @@ def format_shape_table(rows: Sequence[ShapeRow]) -> str:
             )
         )
     return text_table(header, lines)
-
-
-def _check_positive(name: str, value) -> None:
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive whole number, got {value!r}.")
 
 
 def _check_divisible(spec: LayerSpec, channels: int) -> None:

@@ -10,13 +10,9 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable, Sequence
 
+from alexnet_book.checks import check_positive_int
+
 PaddingSpec = int | str
-
-
-def _check_positive_int(name: str, value) -> None:
-    # bool is an int in Python; True as a kernel size is always a mistake.
-    if isinstance(value, bool) or not isinstance(value, int) or value < 1:
-        raise ValueError(f"{name} must be a positive whole number, got {value!r}.")
 
 
 def _explicit_padding(size: int, kernel: int, stride: int, padding: PaddingSpec) -> tuple[int, int]:
@@ -40,7 +36,7 @@ def same_padding(size: int, kernel: int, stride: int = 1) -> tuple[int, int]:
     when it is odd, TensorFlow puts the extra pixel after (at the bottom/right), not before.
     """
     for name, value in (("size", size), ("kernel", kernel), ("stride", stride)):
-        _check_positive_int(name, value)
+        check_positive_int(name, value)
     outputs = -(-size // stride)  # ceil without floats
     total = max((outputs - 1) * stride + kernel - size, 0)
     return total // 2, total - total // 2
@@ -53,7 +49,7 @@ def conv_output_size_exact(size: int, kernel: int, stride: int = 1, padding: Pad
     leftover pixels (the floor), which is how 224 with an 11x11 kernel and stride 4 gives 54.25.
     """
     for name, value in (("size", size), ("kernel", kernel), ("stride", stride)):
-        _check_positive_int(name, value)
+        check_positive_int(name, value)
     before, after = _explicit_padding(size, kernel, stride, padding)
     return Fraction(size + before + after - kernel, stride) + 1
 
@@ -108,7 +104,7 @@ def receptive_fields(layers: Iterable[Sequence]) -> list[ReceptiveField]:
         kernel, stride, *rest = layer
         padding = rest[0] if rest else 0
         for name, value in (("kernel", kernel), ("stride", stride)):
-            _check_positive_int(name, value)
+            check_positive_int(name, value)
         if isinstance(padding, str):
             raise ValueError("receptive_fields takes explicit integer padding (use same_padding() to get it).")
         start = start + ((kernel - 1) / 2 - padding) * jump

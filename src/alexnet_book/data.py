@@ -26,6 +26,8 @@ from pathlib import Path
 
 import numpy as np
 
+from alexnet_book.checks import check_positive_int
+
 CLASS_NAMES = ("airplane", "automobile", "bird", "cat", "deer", "dog", "frog", "horse", "ship", "truck")
 IMAGE_SHAPE = (32, 32, 3)
 ROW_LENGTH = 32 * 32 * 3  # one image as stored in a batch: 1024 red, then 1024 green, then 1024 blue values
@@ -597,8 +599,7 @@ def make_standin(num_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     flip turns 10 degrees into 170, an angle no other class has, and a shift keeps the angle: the usual
     augmentations never turn one class into another. Balanced: the labels cycle through the 10 classes, shuffled.
     """
-    if isinstance(num_images, bool) or not isinstance(num_images, (int, np.integer)) or num_images < 1:
-        raise ValueError(f"num_images must be a positive whole number, got {num_images!r}.")
+    check_positive_int("num_images", num_images)
     rng = np.random.default_rng(seed)
     labels = rng.permutation(np.arange(num_images) % 10)
     palette = np.array(
@@ -730,6 +731,26 @@ def standin_warning(data: CIFAR10) -> tuple[str, str]:
         "(32x32x3 uint8, 10 classes of coloured stripes). Every figure and number below describes that stand-in. "
         + how_to_get_the_data(),
     )
+
+
+VALIDATION_FRACTION = 0.2  # as the seed's train_test_split(test_size=0.2)
+
+
+def training_subsets(data: CIFAR10, train_size, validation_size, seed: int, names=("train_size", "validation_size")):
+    """The seeded 80/20 split of data's training images, then the first train_size and validation_size images of
+    each part (None: all of it), as (x_train, y_train, x_validation, y_validation). The training chapter and the
+    experiments both cut their images this way; `names` are the caller's names for the two sizes, for errors."""
+    x_train, x_val, y_train, y_val = train_validation_split(data.x_train, data.y_train, VALIDATION_FRACTION, seed)
+    chosen = []
+    for name, wanted, available in zip(names, (train_size, validation_size), (len(x_train), len(x_val))):
+        if wanted is not None and wanted > available:
+            raise ValueError(
+                f"{name}={wanted} but the {data.source} data has only {available} such images after the "
+                f"{1 - VALIDATION_FRACTION:.0%}/{VALIDATION_FRACTION:.0%} split: ask for at most {available}, "
+                "use more data, or None for all of them."
+            )
+        chosen.append(available if wanted is None else wanted)
+    return x_train[: chosen[0]], y_train[: chosen[0]], x_val[: chosen[1]], y_val[: chosen[1]]
 
 
 def train_validation_split(

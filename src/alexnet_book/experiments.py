@@ -27,10 +27,12 @@ from typing import Callable, Mapping, Sequence
 import keras
 import numpy as np
 
+from alexnet_book.checks import check_positive_int
+from alexnet_book.data import VALIDATION_FRACTION, training_subsets
 from alexnet_book.tables import text_table
+from alexnet_book.train import EpochTimer, seed_everything, throughput
 
 SCALES = ("small", "alexnet")
-VALIDATION_FRACTION = 0.2  # the validation images come out of the training split, as in the seed
 
 
 @dataclass(frozen=True)
@@ -44,9 +46,7 @@ class ExperimentSizes:
 
     def __post_init__(self):
         for name in ("train_images", "validation_images", "epochs", "batch_size"):
-            value = getattr(self, name)
-            if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-                raise ValueError(f"{name} must be a positive whole number, got {value!r}.")
+            check_positive_int(name, getattr(self, name))
 
     @property
     def steps_per_epoch(self) -> int:
@@ -57,7 +57,8 @@ class ExperimentSizes:
 # small: chapter 4's 32x32 networks, about a thousand training images a second on a 2-core CPU, so even smoke runs
 #   a few epochs.
 # alexnet: the real AlexNet resized to 227 inside the model, about 55 training images a second on a 2-core CPU:
-#   smoke (CI) takes a few steps of a small batch per run; quick a few hundred images; full is a GPU's work.
+#   smoke (CI) takes two epochs of two small batches per run (the second epoch times the speed, the first
+#   compiles); quick a few hundred images; full is a GPU's work.
 EXPERIMENT_SIZES = {
     "small": {
         "smoke": ExperimentSizes(train_images=600, validation_images=300, epochs=3, batch_size=50),
@@ -65,7 +66,7 @@ EXPERIMENT_SIZES = {
         "full": ExperimentSizes(train_images=40_000, validation_images=10_000, epochs=30, batch_size=128),
     },
     "alexnet": {
-        "smoke": ExperimentSizes(train_images=24, validation_images=16, epochs=1, batch_size=8),
+        "smoke": ExperimentSizes(train_images=16, validation_images=16, epochs=2, batch_size=8),
         "quick": ExperimentSizes(train_images=320, validation_images=96, epochs=2, batch_size=32),
         "full": ExperimentSizes(train_images=40_000, validation_images=10_000, epochs=30, batch_size=128),
     },
@@ -127,27 +128,15 @@ def experiment_data(data, sizes: ExperimentSizes, seed: int = 42) -> ExperimentD
     data: an alexnet_book.data.CIFAR10 (load_cifar10's result). The test images are left alone: comparisons are
     made on validation images, so the test set stays unseen for the final results of the training chapter.
     """
-    from alexnet_book.data import train_validation_split
-
     if not isinstance(sizes, ExperimentSizes):
         raise TypeError(
             f"sizes must be an ExperimentSizes (see experiment_sizes(profile, scale)), got {type(sizes).__name__}."
         )
-    x_train, x_val, y_train, y_val = train_validation_split(data.x_train, data.y_train, VALIDATION_FRACTION, seed)
-    for what, wanted, available in (
-        ("train_images", sizes.train_images, len(x_train)),
-        ("validation_images", sizes.validation_images, len(x_val)),
-    ):
-        if wanted > available:
-            raise ValueError(
-                f"{what}={wanted} but the {data.source} data has only {available} such images after the "
-                f"{1 - VALIDATION_FRACTION:.0%}/{VALIDATION_FRACTION:.0%} split: use smaller sizes or more data."
-            )
+    subsets = training_subsets(
+        data, sizes.train_images, sizes.validation_images, seed, names=("train_images", "validation_images")
+    )
     return ExperimentData(
-        x_train[: sizes.train_images],
-        y_train[: sizes.train_images],
-        x_val[: sizes.validation_images],
-        y_val[: sizes.validation_images],
+        *subsets,
         num_classes=len(data.class_names),
         source=data.source,
         description=data.description,
@@ -265,17 +254,6 @@ def _check_seed(seed):
         raise ValueError(f"seed must be a whole number >= 0, got {seed!r}.")
 
 
-def seed_everything(seed: int) -> None:
-    """The same seed gives the same run: Python, NumPy and the backend's generators, and on TensorFlow on a CPU
-    deterministic ops (threads would otherwise add numbers in another order from run to run). On a GPU determinism
-    costs speed and some ops have no deterministic kernel, so there it is left off, as in the training chapter."""
-    from alexnet_book import train
-    from alexnet_book.hardware import gpu_available
-
-    _check_seed(seed)
-    train.seed_everything(int(seed), deterministic=not gpu_available())
-
-
 @dataclass(frozen=True)
 class Recipe:
     """How a run trains: SGD's learning rate and momentum, and how fast BatchNormalization's moving averages follow
@@ -329,34 +307,6 @@ def compile_with_recipe(model, recipe: Recipe) -> None:
     compile_for_training(model, recipe.learning_rate, recipe.momentum)
 
 
-class StepTimer(keras.callbacks.Callback):
-    """Seconds of each training step (steps) and of each epoch with its validation (epochs)."""
-
-    def on_train_begin(self, logs=None):
-        self.steps, self.epochs = [], []
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.epoch_start = time.perf_counter()
-
-    def on_train_batch_begin(self, batch, logs=None):
-        self.step_start = time.perf_counter()
-
-    def on_train_batch_end(self, batch, logs=None):
-        self.steps.append(time.perf_counter() - self.step_start)
-
-    def on_epoch_end(self, epoch, logs=None):
-        self.epochs.append(time.perf_counter() - self.epoch_start)
-
-
-def _images_per_second(step_seconds: list[float], train_images: int, batch_size: int) -> float:
-    """Training throughput over every step but the very first (tracing and compiling happen there)."""
-    steps = math.ceil(train_images / batch_size)
-    per_step = [batch_size] * (steps - 1) + [train_images - batch_size * (steps - 1)]
-    images = [per_step[i % steps] for i in range(len(step_seconds))]
-    seconds = sum(step_seconds[1:])
-    return sum(images[1:]) / seconds if seconds > 0 else math.nan
-
-
 def run_experiment(
     name: str,
     data: ExperimentData,
@@ -399,7 +349,9 @@ def run_experiment(
 
     started = time.perf_counter()
     keras.backend.clear_session()  # forget earlier runs' graphs and layer names: memory stays flat over many runs
-    seed_everything(seed)
+    # the same seed gives the same run; on a CPU with deterministic ops (as the training chapter), not on a GPU,
+    # where determinism costs speed and some ops have no deterministic kernel
+    seed_everything(int(seed))
     model = build_model(build, options)
     if tuple(model.inputs[0].shape[1:]) != data.x_train.shape[1:]:
         raise ValueError(
@@ -411,7 +363,6 @@ def run_experiment(
             f"run {name!r}: the model has {model.outputs[0].shape[-1]} outputs, the data {data.num_classes} classes."
         )
     compile_with_recipe(model, recipe)
-    timer = StepTimer()
     fitted = model.fit(
         data.x_train,
         data.y_train,
@@ -419,11 +370,10 @@ def run_experiment(
         epochs=sizes.epochs,
         validation_data=(data.x_validation, data.y_validation),
         shuffle=True,
-        callbacks=[timer],
+        callbacks=[EpochTimer()],  # the training chapter's timing: each epoch, the first one compiles
         verbose=verbose,
     )
     history = {key: [float(v) for v in values] for key, values in fitted.history.items()}
-    history["epoch_seconds"] = list(timer.epochs)
     record = RunRecord(
         name=name,
         options=options,
@@ -433,7 +383,7 @@ def run_experiment(
         validation_accuracy=history["val_accuracy"][-1],
         validation_loss=history["val_loss"][-1],
         wall_seconds=time.perf_counter() - started,
-        images_per_second=_images_per_second(timer.steps, data.train_images, sizes.batch_size),
+        images_per_second=throughput(history, data.train_images),
         parameters=int(model.count_params()),
         layers=tuple((layer.name, type(layer).__name__) for layer in model.layers),
         epochs=sizes.epochs,

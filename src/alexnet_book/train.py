@@ -31,6 +31,8 @@ from pathlib import Path
 import keras
 import numpy as np
 
+from alexnet_book.checks import check_positive_int
+from alexnet_book.data import VALIDATION_FRACTION, training_subsets  # noqa: F401  (VALIDATION_FRACTION: for readers)
 from alexnet_book.hardware import describe_device
 from alexnet_book.profiles import PROFILES
 
@@ -86,8 +88,6 @@ PROFILE_DEFAULTS = {
     ),
 }
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-ARCHITECTURES = ("alexnet", "tiny")
-VALIDATION_FRACTION = 0.2  # as the seed's train_test_split(test_size=0.2)
 LR_DIVISOR = 10.0  # the paper divides by 10 ...
 MAX_LR_REDUCTIONS = 3  # ... three times in all
 RUN_FORMAT = 2  # of the run folder; a folder of another format is another run (2: EpochCommit's backup/)
@@ -128,13 +128,6 @@ class RunFiles:
         self.predictions = self.folder / self.PREDICTIONS
 
 
-def _check_positive_int(name, value, allow_none=False):
-    if value is None and allow_none:
-        return
-    if isinstance(value, bool) or not isinstance(value, (int, np.integer)) or value < 1:
-        raise ValueError(f"{name} must be a positive whole number{' or None' if allow_none else ''}, got {value!r}.")
-
-
 def _check_number(name, value, low, high, low_open=False):
     if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
         raise ValueError(f"{name} must be a number, got {value!r}.")
@@ -159,7 +152,6 @@ class TrainConfig:
     batchnorm_momentum: how fast BatchNormalization's moving averages (used at inference) follow the batches.
     Keras's 0.99 needs some hundreds of steps to forget its starting values; a smoke run has about 30 steps,
     so the short profiles use 0.9 (full keeps 0.99).
-    architecture "tiny" is a small CNN at 32x32 for the package's own fast tests, not AlexNet.
     """
 
     profile: str = "auto"
@@ -182,14 +174,13 @@ class TrainConfig:
     deterministic: bool | str = "auto"
     download: bool = True
     overwrite: bool = False
-    architecture: str = "alexnet"
     verbose: int = 1
 
     def __post_init__(self):
         if not isinstance(self.profile, str) or self.profile.lower() not in PROFILES + ("auto",):
             raise ValueError(f"unknown profile {self.profile!r}: choose one of {', '.join(PROFILES + ('auto',))}.")
         for name in ("epochs", "batch_size", "train_size", "validation_size", "test_size", "plateau_patience"):
-            _check_positive_int(name, getattr(self, name), allow_none=True)
+            check_positive_int(name, getattr(self, name), allow_none=True)
         if self.learning_rate is not None:
             _check_number("learning_rate", self.learning_rate, 0, 10, low_open=True)
         _check_number("momentum", self.momentum, 0, 0.9999)
@@ -203,8 +194,6 @@ class TrainConfig:
         for name in ("jit_compile", "deterministic"):
             if getattr(self, name) not in (True, False, "auto"):
                 raise ValueError(f"{name} must be True, False or 'auto', got {getattr(self, name)!r}.")
-        if self.architecture not in ARCHITECTURES:
-            raise ValueError(f"architecture must be one of {', '.join(ARCHITECTURES)}, got {self.architecture!r}.")
         if self.augment not in (None, True, False):
             raise ValueError(f"augment must be True, False or None (the profile's choice), got {self.augment!r}.")
         if not isinstance(self.output_dir, (str, os.PathLike)) or not str(self.output_dir).strip():
@@ -541,42 +530,18 @@ def remove_unreferenced_weights(files: RunFiles, keep: set) -> None:
 # Model
 
 
-def build_tiny_model(num_classes: int = 10, weight_decay: float | None = None, augment: bool = False):
-    """A small CNN with AlexNet's input contract (uint8 32x32x3, scaled inside), for fast tests only."""
-    layers = keras.layers
-    penalty = keras.regularizers.L2(weight_decay / 2) if weight_decay else None
-    inputs = keras.Input((32, 32, 3), dtype="uint8")
-    x = layers.Rescaling(1 / 255)(inputs)
-    if augment:
-        x = layers.RandomFlip("horizontal")(x)
-    for index, filters in enumerate((16, 32, 64), start=1):
-        x = layers.Conv2D(filters, 3, padding="same", use_bias=False, kernel_regularizer=penalty, name=f"conv{index}")(
-            x
-        )
-        x = layers.BatchNormalization(name=f"bn{index}")(x)
-        x = layers.Activation("relu")(x)
-        x = layers.MaxPooling2D(2)(x)
-    x = layers.GlobalAveragePooling2D()(x)
-    x = layers.Dense(num_classes, kernel_regularizer=penalty, name="fc8")(x)
-    outputs = layers.Activation("softmax", dtype="float32", name="softmax")(x)
-    return keras.Model(inputs, outputs, name="tiny_cnn")
-
-
-def build_model(config: TrainConfig, num_classes: int = 10):
+def build_training_model(config: TrainConfig, num_classes: int = 10):
     """The model a run trains: the seed's CIFAR-10 AlexNet (BatchNormalization, 10 classes) taking uint8 32x32
     images and resizing them to 227 inside, with the paper's coupled weight decay on its kernels."""
-    if config.architecture == "tiny":
-        model = build_tiny_model(num_classes, config.weight_decay or None, bool(config.augment))
-    else:
-        from alexnet_book.model import build_alexnet
+    from alexnet_book.model import build_alexnet
 
-        model = build_alexnet(
-            "cifar10",
-            num_classes=num_classes,
-            raw_image_size=32,
-            augment=bool(config.augment),
-            weight_decay=config.weight_decay or None,
-        )
+    model = build_alexnet(
+        "cifar10",
+        num_classes=num_classes,
+        raw_image_size=32,
+        augment=bool(config.augment),
+        weight_decay=config.weight_decay or None,
+    )
     if config.batchnorm_momentum is not None:
         set_batchnorm_momentum(model, config.batchnorm_momentum)
     return model
@@ -628,43 +593,29 @@ def _all_layers(layer):
 
 
 def _select(config: TrainConfig, data):
-    """The 80/20 split of the training images (seeded, as in the seed), then the profile's subsets."""
-    from alexnet_book.data import train_validation_split
-
-    x_train, x_val, y_train, y_val = train_validation_split(
-        data.x_train, data.y_train, VALIDATION_FRACTION, config.seed
-    )
+    """The 80/20 split of the training images (seeded, as in the seed) and the profile's subsets of it and of
+    the test images (a seeded choice, in their original order)."""
+    if config.test_size is not None and config.test_size > len(data.x_test):
+        raise ValueError(
+            f"test_size={config.test_size} but the {data.source} data has only {len(data.x_test)} test images: "
+            f"ask for at most {len(data.x_test)}, or None for all of them."
+        )
+    subsets = training_subsets(data, config.train_size, config.validation_size, config.seed)
     test_order = np.random.default_rng(config.seed).permutation(len(data.x_test))
-    chosen = {}
-    for name, available in (
-        ("train_size", len(x_train)),
-        ("validation_size", len(x_val)),
-        ("test_size", len(test_order)),
-    ):
-        wanted = getattr(config, name)
-        if wanted is not None and wanted > available:
-            raise ValueError(
-                f"{name}={wanted} but the data has only {available} such images ({data.source}): "
-                f"ask for at most {available}, or None for all of them."
-            )
-        chosen[name] = available if wanted is None else wanted
-    test_indices = np.sort(test_order[: chosen["test_size"]])
-    return (
-        x_train[: chosen["train_size"]],
-        y_train[: chosen["train_size"]],
-        x_val[: chosen["validation_size"]],
-        y_val[: chosen["validation_size"]],
-        test_indices,
-    )
+    return (*subsets, np.sort(test_order[: config.test_size or len(test_order)]))
 
 
-def seed_everything(seed: int, deterministic: bool) -> None:
-    """Seed Python, NumPy and the backend's generators; with deterministic, also TensorFlow's op determinism."""
+def seed_everything(seed: int, deterministic: bool | None = None) -> None:
+    """Seed Python, NumPy and the backend's generators; with deterministic (None: where there is no GPU), also
+    TensorFlow's op determinism: the same seed is not enough there, threads may add numbers in another order."""
+    if deterministic is None:
+        from alexnet_book.hardware import gpu_available
+
+        deterministic = not gpu_available()
     keras.utils.set_random_seed(seed)
     if deterministic and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
-        # the same seed is not enough on TensorFlow: threads may add numbers in another order
         tf.config.experimental.enable_op_determinism()
 
 
@@ -724,7 +675,7 @@ def _build_and_compile(config: TrainConfig, num_classes: int, precision: str, ji
     previous_policy = keras.config.dtype_policy()
     keras.config.set_dtype_policy(precision)
     try:
-        model = build_model(config, num_classes=num_classes)
+        model = build_training_model(config, num_classes=num_classes)
     finally:
         keras.config.set_dtype_policy(previous_policy)  # the policy stays with the model's layers, not the session
     compile_for_training(model, config.learning_rate, config.momentum, precision, jit_compile=jit)
@@ -737,14 +688,13 @@ def _restore(model, files: RunFiles, state: dict) -> None:
     model.load_weights(str(files.backup / state["latest_weights"]))
 
 
-def _timing(history: dict, train_images: int) -> dict:
-    steady = [i for i, w in enumerate(history.get("warmup", [])) if not w]
+def throughput(history: dict, train_images: int) -> float:
+    """Training images per second over the epochs after a session's first (tracing and compiling happen there),
+    from EpochTimer's columns; over all epochs, compile included, when there is no other."""
+    steady = [i for i, warmup in enumerate(history.get("warmup", [])) if not warmup]
     timed = steady or list(range(len(history.get("train_seconds", []))))
-    train_time = sum(history["train_seconds"][i] for i in timed) if timed else math.nan
-    return {
-        "training_seconds": float(sum(history.get("epoch_seconds", []))),
-        "images_per_second": train_images * len(timed) / train_time if timed and train_time > 0 else math.nan,
-    }
+    seconds = sum(history["train_seconds"][i] for i in timed)
+    return train_images * len(timed) / seconds if timed and seconds > 0 else math.nan
 
 
 def _evaluate_and_record(config, files, model, history, x_test, y_test, test_indices, summary) -> TrainingResult:
@@ -758,7 +708,8 @@ def _evaluate_and_record(config, files, model, history, x_test, y_test, test_ind
         test_loss=float(-np.mean(np.log(np.clip(probabilities[np.arange(len(y_test)), y_test], 1e-12, 1.0)))),
         best_epoch=best_epoch,
         evaluated_weights=f"best validation error (epoch {best_epoch})",
-        **_timing(history, summary["train_images"]),
+        training_seconds=float(sum(history.get("epoch_seconds", []))),
+        images_per_second=throughput(history, summary["train_images"]),
     )
     np.savez_compressed(
         files.predictions, y_true=y_test, y_pred=y_pred, probabilities=probabilities, test_indices=test_indices
@@ -929,7 +880,6 @@ def _parser() -> argparse.ArgumentParser:
     flag("deterministic", default="auto", choices=("auto", "on", "off"), help="reproducible ops (default: on a CPU)")
     flag("no_download", action="store_true", help="never download; smoke/quick fall back to the stand-in")
     flag("overwrite", action="store_true", help="replace another run in the output folder")
-    flag("architecture", default="alexnet", choices=ARCHITECTURES, help=argparse.SUPPRESS)  # tests only
     flag("quiet", action="store_true", help="no progress bar")
     return parser
 
