@@ -208,7 +208,8 @@ def _scalar(dtype, raw):
 
 
 def _latin1_bytes(text, encoding="latin1"):
-    """What `_codecs.encode` does for a pickle of bytes at protocols 0 to 2 (bytes become a latin-1 str), and only that."""
+    """What `_codecs.encode` does for a pickle of bytes at protocols 0 to 2 (bytes become a latin-1 str), and only
+    that."""
     if not isinstance(text, str) or encoding not in ("latin1", "latin-1"):
         raise _NotThePickledValue(f"refusing _codecs.encode of a {type(text).__name__} as {encoding!r}")
     return text.encode("latin1")
@@ -339,7 +340,8 @@ def read_batch(path: str | os.PathLike) -> tuple[np.ndarray, np.ndarray]:
         ) from None
     if not isinstance(batch, dict):
         raise CIFAR10FormatError(
-            f"{path} holds a {'numpy array' if isinstance(batch, _Array) else type(batch).__name__}, not the dict of a CIFAR-10 batch "
+            f"{path} holds a {'numpy array' if isinstance(batch, _Array) else type(batch).__name__}, "
+            "not the dict of a CIFAR-10 batch "
             f"(keys b'data' and b'labels'). {fix}"
         )
     data, labels = _key(batch, "data"), _key(batch, "labels")
@@ -676,7 +678,9 @@ def load_cifar10(
             x_test,
             y_test,
             source="directory",
-            description=f"CIFAR-10 from the folder {folder} ({len(x_train):,} training and {len(x_test):,} test images)",
+            description=(
+                f"CIFAR-10 from the folder {folder} ({len(x_train):,} training and {len(x_test):,} test images)"
+            ),
         )
     notes = []
     if download:

@@ -11,7 +11,8 @@ real AlexNet with one option changed at a time. Both use this module:
 
 Every run starts from the same seed, sees the same images in the same order, and trains with SGD and momentum as the
 training chapter does (a Recipe: by default the paper's, or training_recipe(profile) for that chapter's settings at a
-profile); the real AlexNet also gets the paper's coupled weight decay through build_alexnet. The learning rate stays constant: with the paper's schedule (divide by 10 when the validation error
+profile); the real AlexNet also gets the paper's coupled weight decay through build_alexnet. The learning rate
+stays constant: with the paper's schedule (divide by 10 when the validation error
 stops improving) each run's rate would drop at a different epoch, and a comparison would mix the option's effect with
 the schedule's. Backend-neutral Keras 3.
 """
