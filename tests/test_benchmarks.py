@@ -20,7 +20,8 @@ RESULTS = {}
 CALLS = []
 def torch_bench(batch, amp, compile_=False, steps=40, warm=10):
     CALLS.append(("torch", batch, compile_))
-    RESULTS[f"torch_b{batch}_{'bf16' if amp else 'fp32'}{'_compile' if compile_ else ''}"] = 400.0 if compile_ else 200.0
+    name = f"torch_b{batch}_{'bf16' if amp else 'fp32'}{'_compile' if compile_ else ''}"
+    RESULTS[name] = 400.0 if compile_ else 200.0
 def keras_bench(batch, policy, resize_inside=True, steps=40, spe=1):
     CALLS.append(("keras", batch, policy, resize_inside))
     feed = "resize_in_model" if resize_inside else "host_227_float32"
@@ -31,8 +32,9 @@ def keras_bench(batch, policy, resize_inside=True, steps=40, spe=1):
 @pytest.fixture(autouse=True)
 def tiny_model(monkeypatch):
     """The dry run trains tests/tiny_model.py's small CNN in place of AlexNet (the real one runs on a GPU)."""
-    import alexnet_book.train as training
     from tiny_model import build_tiny_training_model
+
+    import alexnet_book.train as training
 
     monkeypatch.setattr(training, "build_training_model", build_tiny_training_model)
 

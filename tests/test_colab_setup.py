@@ -83,10 +83,12 @@ def test_setup_cell_installs_the_package_and_nothing_else_in_a_clean_environment
     python = colab_like_environment(tmp_path)
     found = run(
         python,
-        "import importlib.util as u; print([m for m in ('alexnet_book', 'tensorflow', 'keras', 'numpy', 'matplotlib', 'pip') if u.find_spec(m)])",
+        "import importlib.util as u; "
+        "print([m for m in ('alexnet_book', 'tensorflow', 'keras', 'numpy', 'matplotlib', 'pip') if u.find_spec(m)])",
     )
     assert found.stdout.strip() == str(["tensorflow", "keras", "numpy", "matplotlib", "pip"]), (
-        f"the Colab stand-in must have TensorFlow, Keras, numpy, matplotlib and pip, and not alexnet_book; it has {found.stdout}{found.stderr}"
+        "the Colab stand-in must have TensorFlow, Keras, numpy, matplotlib and pip, and not alexnet_book; "
+        f"it has {found.stdout}{found.stderr}"
     )
 
     source = tmp_path / "alexnet-book"
@@ -99,8 +101,8 @@ def test_setup_cell_installs_the_package_and_nothing_else_in_a_clean_environment
     )
     added = installed(python) - before
     assert added == {"alexnet_book"}, (
-        f"the setup cell installed {sorted(added)}; it must install alexnet_book only (Colab's TensorFlow, Keras, numpy "
-        "and matplotlib are used as they are): check pyproject.toml's dependencies"
+        f"the setup cell installed {sorted(added)}; it must install alexnet_book only (Colab's TensorFlow, Keras, "
+        "numpy and matplotlib are used as they are): check pyproject.toml's dependencies"
     )
 
     imported = run(

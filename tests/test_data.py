@@ -1,4 +1,5 @@
-"""alexnet_book.data: reading CIFAR-10's python batches, the download's fast failure offline, the stand-in, the split."""
+"""alexnet_book.data: reading CIFAR-10's python batches, the download's fast failure offline, the stand-in, the
+split."""
 
 import os
 import pickle

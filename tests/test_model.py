@@ -126,7 +126,8 @@ def test_options_override_the_variant():
     assert model.get_layer("conv3").activation is keras.activations.tanh
     assert model.get_layer("drop7").rate == 0.25 and tuple(model.output.shape) == (None, 7)
     lrn_seed = build_alexnet("cifar10", input_size=SMALL, normalization="lrn")
-    assert [l.name for l in lrn_seed.layers if isinstance(l, LocalResponseNormalization)] == ["lrn1", "lrn2"]
+    lrn_layers = [layer.name for layer in lrn_seed.layers if isinstance(layer, LocalResponseNormalization)]
+    assert lrn_layers == ["lrn1", "lrn2"]
 
 
 def test_raw_uint8_input_is_scaled_and_resized_inside_the_model():
