@@ -27,6 +27,8 @@ from book import REPO_ROOT, TEST_BUILD, toc_files
 PAGES = toc_files()
 CHAPTERS = [page for page in PAGES if (REPO_ROOT / f"{page}.ipynb").exists()]
 SCREENSHOTS = TEST_BUILD / "screenshots"
+# px: the width of the browser window every page is read at (a laptop's); no code block may scroll sideways there.
+WINDOW_WIDTH = 1280
 # What Chromium needs to run headless as root in a closed network (without the networking flags it keeps trying
 # to reach Google's hosts); the profile directory is a new empty one, added by the fixture.
 CHROMIUM_FLAGS = [
@@ -39,7 +41,7 @@ CHROMIUM_FLAGS = [
     "--disable-component-update",
     "--disable-sync",
     "--disable-dev-shm-usage",
-    "--window-size=1280,900",
+    f"--window-size={WINDOW_WIDTH},900",
     "--hide-scrollbars",
 ]
 SCREENSHOT_MAX_HEIGHT = 20000  # px: a whole chapter, without making a PNG no viewer opens
@@ -59,7 +61,8 @@ def _browser_paths() -> tuple[str, str]:
     if missing:
         reason = (
             f"the browser test needs {', '.join(missing)}: run `make test` as root (it runs "
-            "`apt-get install chromium chromium-driver`), or install them yourself; selenium comes with `pip install -e '.[test]'`"
+            "`apt-get install chromium chromium-driver`), or install them yourself; selenium comes with "
+            "`pip install -e '.[test]'`"
         )
         if os.environ.get("CI", "").lower() in ("1", "true", "yes"):
             pytest.fail(f"{reason}. Under CI the browser test must run, not be skipped.", pytrace=False)
@@ -111,7 +114,8 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
     for (let i = 0; i < 200 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++) await sleep(50);
     if (window.MathJax && MathJax.startup && MathJax.startup.promise) await MathJax.startup.promise;
   }
-  await Promise.all([...document.images].map(img => img.complete ? null : new Promise(r => { img.onload = img.onerror = r; })));
+  await Promise.all([...document.images].map(img =>
+    img.complete ? null : new Promise(r => { img.onload = img.onerror = r; })));
   const main = document.querySelector("main") || document.body;
   const text = el => (el ? el.textContent.replace(/\s+/g, " ").trim() : "");
   const h1 = main.querySelector("h1");
@@ -128,13 +132,15 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
   }
 
   const origin = location.origin;
-  const urls = [...document.querySelectorAll("script[src], link[href][rel~=stylesheet], link[href][rel~=preload], img[src], iframe[src]")]
+  const loaded = "script[src], link[href][rel~=stylesheet], link[href][rel~=preload], img[src], iframe[src]";
+  const urls = [...document.querySelectorAll(loaded)]
     .map(el => el.src || el.href).concat(performance.getEntriesByType("resource").map(e => e.name));
   const exercises = [...main.querySelectorAll("section")].find(s => /^Exercises/.test(text(s.querySelector("h2"))));
   // Folded: a closed <details> ({dropdown} of sphinx-design, {toggle} once togglebutton.js ran) or an admonition
   // that sphinx-togglebutton hid; their content (all but the summary or title) must not be visible.
   const folded = exercises ? [...exercises.querySelectorAll("details:not([open]), .toggle-hidden")] : [];
-  const showing = el => [...el.children].some(c => !c.matches("summary, .admonition-title, button") && c.checkVisibility());
+  const showing = el =>
+    [...el.children].some(c => !c.matches("summary, .admonition-title, button") && c.checkVisibility());
 
   done({
     title: document.title,
@@ -144,16 +150,20 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
     mathTypeset: main.querySelectorAll("mjx-container").length,
     // A TeX error is an merror; an undefined macro is drawn as red text (MathJax's noundefined extension).
     mathErrors: [...main.querySelectorAll("mjx-merror, mjx-mtext[style*='color: red']")].map(el =>
-      el.getAttribute("data-mjx-error") || "undefined macro in: " + text(el.closest("mjx-container").querySelector("mjx-assistive-mml"))),
+      el.getAttribute("data-mjx-error") ||
+      "undefined macro in: " + text(el.closest("mjx-container").querySelector("mjx-assistive-mml"))),
     mathjaxScripts: [...document.querySelectorAll("script[src]")].map(s => s.src).filter(s => /mathjax/i.test(s)),
     rawTex: rawTex,
     foreignUrls: [...new Set(urls)].filter(u => !u.startsWith(origin) && !u.startsWith("data:")),
     images: [...document.images].map(img => ({
       src: img.getAttribute("src"), loaded: img.complete && img.naturalWidth > 0, inMain: main.contains(img),
-      alt: (img.getAttribute("alt") || "").trim(), caption: text(img.closest("figure") && img.closest("figure").querySelector("figcaption")),
+      alt: (img.getAttribute("alt") || "").trim(),
+      caption: text(img.closest("figure") && img.closest("figure").querySelector("figcaption")),
     })),
-    errorOutputs: [...main.querySelectorAll(".output.traceback, .output.stderr, .output.error")].map(el => text(el).slice(0, 300)),
-    tracebacks: [...main.querySelectorAll(".cell_output")].filter(el => /Traceback \(most recent call last\)/.test(el.textContent)).length,
+    errorOutputs: [...main.querySelectorAll(".output.traceback, .output.stderr, .output.error")]
+      .map(el => text(el).slice(0, 300)),
+    tracebacks: [...main.querySelectorAll(".cell_output")]
+      .filter(el => /Traceback \(most recent call last\)/.test(el.textContent)).length,
     glued: [...main.querySelectorAll(".pasted-text, .pasted-inline")].map(el => text(el)),
     colabLinks: [...document.querySelectorAll("a[href*='colab.research.google.com']")].map(a => a.href),
     hasExercises: Boolean(exercises),
@@ -162,6 +172,29 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
   });
 })().catch(e => done({ scriptError: String(e && e.stack || e) }));
 """
+
+
+# Runs in a page: the code blocks a reader would have to scroll sideways, i.e. every Pygments block (div.highlight >
+# pre: a code cell's input, its text output, a code block in the prose) whose content is wider than its box. A block
+# that is not displayed (in a closed dropdown) has both widths 0 and passes.
+SCROLLING_CODE = r"""
+const longest = text => text.split("\n").reduce((a, b) => (b.length > a.length ? b : a), "");
+return {
+  windowWidth: window.innerWidth,
+  blocks: [...document.querySelectorAll("div.highlight pre")]
+    .filter(pre => pre.scrollWidth > pre.clientWidth + 1)
+    .map(pre => ({
+      where: pre.closest(".cell_output") ? "cell output" : pre.closest(".cell_input") ? "code cell" : "code block",
+      overflowPx: pre.scrollWidth - pre.clientWidth,
+      longestLine: longest(pre.textContent).slice(0, 120),
+    })),
+};
+"""
+
+
+def scrolling_code(driver) -> dict:
+    """The open page's window width and its code blocks that scroll horizontally (SCROLLING_CODE)."""
+    return driver.execute_script(SCROLLING_CODE)
 
 
 def _screenshot(driver, path: Path) -> None:
@@ -191,6 +224,7 @@ def reader_view(browser, site_url):
             browser.get(f"{site_url}/{page}.html")
             facts = browser.execute_async_script(READ_PAGE)
             assert "scriptError" not in facts, f"{page}: the script reading the page failed: {facts.get('scriptError')}"
+            facts["scrollingCode"] = scrolling_code(browser)  # before the screenshot, which resizes the page
             _screenshot(browser, SCREENSHOTS / f"{page.replace('/', '__')}.png")
             seen[page] = facts
         return seen[page]
@@ -275,6 +309,44 @@ def test_page_shows_no_error_output(page, reader_view):
     assert not facts["tracebacks"], f"{page}: {facts['tracebacks']} cell output(s) show a Python traceback"
 
 
+@pytest.mark.parametrize("page", PAGES)
+def test_no_code_block_scrolls_sideways(page, reader_view):
+    code = reader_view(page)["scrollingCode"]
+    assert code["windowWidth"] == WINDOW_WIDTH, f"{page}: read at {code['windowWidth']} px, not {WINDOW_WIDTH}"
+    assert not code["blocks"], (
+        f"{page}: these code blocks are wider than the page at a {WINDOW_WIDTH}-pixel window and scroll sideways "
+        f"(chapter code is kept to 79 columns by chapters/ruff.toml; wrap long output lines): {code['blocks']}"
+    )
+
+
+# The site's code blocks, as far as width goes: a text column of the theme's width, Pygments' pre that scrolls.
+CODE_PAGE = """<!DOCTYPE html>
+<html><head><style>
+  main {{ max-width: 60em; margin: 0 auto; font-size: 16px; }}
+  div.highlight pre {{ overflow: auto; white-space: pre; padding: 1rem; font-family: monospace; font-size: .875em; }}
+</style></head>
+<body><main><div class="cell_input"><div class="highlight"><pre>{code}</pre></div></div></main></body></html>
+"""
+
+
+@pytest.mark.parametrize(
+    ("line", "scrolls"),
+    [("x = 1  # " + "a" * 191, True), ("x = 1  # " + "a" * 70, False)],
+    ids=["200 characters", "79 characters"],
+)
+def test_the_sideways_scroll_check_sees_a_long_code_line(line, scrolls, browser, tmp_path):
+    # Guards test_no_code_block_scrolls_sideways: on a page of our own, a 200-character line must be caught and a
+    # short one must pass (a check that never fires would pass every page).
+    page = tmp_path / "code.html"
+    page.write_text(CODE_PAGE.format(code=f"import os\n{line}\nprint(x)"))
+    browser.get(page.as_uri())
+    code = scrolling_code(browser)
+    assert code["windowWidth"] == WINDOW_WIDTH
+    assert bool(code["blocks"]) == scrolls, f"a {len(line)}-character line: {code}"
+    if scrolls:
+        assert code["blocks"][0]["where"] == "code cell" and code["blocks"][0]["longestLine"] == line[:120]
+
+
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_chapter_shows_glued_numbers(chapter, reader_view):
     glued = reader_view(chapter)["glued"]
@@ -304,7 +376,8 @@ def test_exercise_hints_are_folded(chapter, reader_view):
     facts = reader_view(chapter)
     assert facts["hasExercises"], f"{chapter}: no '## Exercises' section on the page"
     assert facts["folded"], (
-        f"{chapter}: the exercises show no folded hint or solution; put them in a ```{{dropdown}} (sphinx-design) or {{toggle}}"
+        f"{chapter}: the exercises show no folded hint or solution; put them in a ```{{dropdown}} (sphinx-design) "
+        "or {toggle}"
     )
     assert not facts["foldedShowing"], (
         f"{chapter}: {facts['foldedShowing']} folded hint(s) show their content before a click"
