@@ -15,9 +15,9 @@ if "keras" not in sys.modules:  # keep Keras's cache out of the reader's home wi
 
 import numpy as np
 import pytest
+from tiny_model import build_tiny_training_model
 
 import alexnet_book.train as training
-from tiny_model import build_tiny_training_model
 from alexnet_book.data import load_cifar10
 from alexnet_book.train import (
     RunFiles,
@@ -48,7 +48,7 @@ def tiny(folder, **settings):
     values = dict(
         profile="smoke",
         download=False,
-        output_dir=str(folder),
+        output_dir=None if folder is None else str(folder),
         epochs=2,
         train_size=600,
         validation_size=150,
@@ -358,6 +358,27 @@ def test_another_run_in_the_folder_is_never_overwritten(tmp_path, standin):
     replaced = train(tiny(folder, epochs=3, overwrite=True), data=standin)
     assert not replaced.reused and replaced.history["epoch"] == [0, 1, 2]
     assert json.loads(files.manifest.read_text())["identity"]["epochs"] == 3
+
+
+def test_without_an_output_dir_each_setting_gets_its_own_folder(tmp_path, standin, monkeypatch):
+    monkeypatch.chdir(tmp_path)
+    first = train(tiny(None, epochs=1), data=standin)
+    other = train(tiny(None, epochs=2), data=standin)
+    again = train(tiny(None, epochs=1), data=standin)
+    assert first.output_dir != other.output_dir and again.output_dir == first.output_dir and again.reused
+    assert first.output_dir.parent == Path("runs") and first.output_dir.name.startswith("training-smoke-")
+
+
+def test_an_old_run_is_named_as_such(tmp_path, standin):
+    folder = tmp_path / "run"
+    train(tiny(folder, epochs=1), data=standin)
+    manifest = RunFiles(folder).manifest
+    old = json.loads(manifest.read_text())
+    old["identity"].pop("run_format")
+    old["identity"]["architecture"] = "alexnet"
+    manifest.write_text(json.dumps(old))
+    with pytest.raises(RunFolderError, match="run_format: None there, 2 now; architecture: 'alexnet' there, None now"):
+        train(tiny(folder, epochs=1), data=standin)
 
 
 def test_a_folder_of_other_files_is_refused_and_kept(tmp_path, standin):

@@ -10,7 +10,8 @@ A run writes into its own folder (see RunFiles) and can be interrupted at any ti
 settings, it resumes after the last committed epoch (EpochCommit) and keeps one history for all epochs. A folder
 that holds another run is never overwritten unless overwrite=True is passed.
 
-Command line: python -m alexnet_book.train --profile smoke --output-dir runs/smoke (or alexnet-book-train).
+Command line: python -m alexnet_book.train --profile smoke (or alexnet-book-train); the run's folder is
+runs/training-<profile>-<digest of its settings> unless --output-dir names another.
 """
 
 from __future__ import annotations
@@ -19,6 +20,7 @@ import argparse
 import contextlib
 import csv
 import dataclasses
+import hashlib
 import json
 import math
 import os
@@ -32,7 +34,7 @@ import keras
 import numpy as np
 
 from alexnet_book.checks import check_positive_int
-from alexnet_book.data import VALIDATION_FRACTION, training_subsets  # noqa: F401  (VALIDATION_FRACTION: for readers)
+from alexnet_book.data import training_subsets
 from alexnet_book.hardware import describe_device
 from alexnet_book.profiles import PROFILES
 
@@ -152,6 +154,7 @@ class TrainConfig:
     batchnorm_momentum: how fast BatchNormalization's moving averages (used at inference) follow the batches.
     Keras's 0.99 needs some hundreds of steps to forget its starting values; a smoke run has about 30 steps,
     so the short profiles use 0.9 (full keeps 0.99).
+    output_dir None: the run's own folder, default_run_folder (runs/training-<profile>-<digest of the settings>).
     """
 
     profile: str = "auto"
@@ -162,7 +165,7 @@ class TrainConfig:
     weight_decay: float = PAPER_WEIGHT_DECAY
     seed: int = 42
     data_dir: str | None = None
-    output_dir: str = "runs/training"
+    output_dir: str | None = None
     train_size: int | None = None
     validation_size: int | None = None
     test_size: int | None = None
@@ -196,9 +199,11 @@ class TrainConfig:
                 raise ValueError(f"{name} must be True, False or 'auto', got {getattr(self, name)!r}.")
         if self.augment not in (None, True, False):
             raise ValueError(f"augment must be True, False or None (the profile's choice), got {self.augment!r}.")
-        if not isinstance(self.output_dir, (str, os.PathLike)) or not str(self.output_dir).strip():
-            raise ValueError(f"output_dir must name a folder, got {self.output_dir!r}.")
-        if Path(self.output_dir).exists() and not Path(self.output_dir).is_dir():
+        if self.output_dir is not None and (
+            not isinstance(self.output_dir, (str, os.PathLike)) or not str(self.output_dir).strip()
+        ):
+            raise ValueError(f"output_dir must name a folder (or None for the run's own), got {self.output_dir!r}.")
+        if self.output_dir is not None and Path(self.output_dir).exists() and not Path(self.output_dir).is_dir():
             raise ValueError(f"output_dir {self.output_dir} is a file, not a folder: choose a folder for the run.")
         if self.data_dir is not None:
             if not isinstance(self.data_dir, (str, os.PathLike)) or not Path(self.data_dir).expanduser().is_dir():
@@ -337,6 +342,14 @@ def read_backup(files: RunFiles) -> dict | None:
     return state
 
 
+def default_run_folder(config: TrainConfig, data_identity: dict) -> Path:
+    """runs/training-<profile>-<8 hex digits of the run's settings and data>: a run with other settings gets
+    another folder, so that none replaces another, and the same settings find their run again (to resume it,
+    or to reuse it finished). Relative to the working directory (a notebook's own folder)."""
+    identity = json.dumps({**config.identity(), **data_identity}, sort_keys=True)
+    return Path("runs") / f"training-{config.profile}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
+
+
 def prepare_run_folder(config: TrainConfig, data_identity: dict) -> tuple[RunFiles, str]:
     """Claim the folder for this run. Returns the files and what to do: "fresh", "resume", "evaluate" (the run
     is trained but its test results are gone) or "reuse" (the finished run: nothing to do)."""
@@ -375,7 +388,11 @@ def prepare_run_folder(config: TrainConfig, data_identity: dict) -> tuple[RunFil
                 what = f"holds files of something else ({', '.join(contents[:5])}{'...' if len(contents) > 5 else ''})"
             else:
                 old = manifest.get("identity", {})
-                differences = [f"{k}: {old.get(k)!r} there, {v!r} now" for k, v in identity.items() if old.get(k) != v]
+                differences = [
+                    f"{k}: {old.get(k)!r} there, {identity.get(k)!r} now"
+                    for k in dict.fromkeys([*identity, *old])
+                    if old.get(k) != identity.get(k)
+                ]
                 what = "holds a run with other settings (" + "; ".join(differences[:4]) + ")"
             raise RunFolderError(
                 f"The output folder {folder} {what}. Nothing was changed. Choose another output folder "
@@ -771,6 +788,8 @@ def train(config: TrainConfig | None = None, *, data=None, **settings) -> Traini
     # TensorFlow's op determinism switches XLA off, so "auto" gives it only to CPU runs without XLA
     deterministic = (not on_gpu and not jit) if config.deterministic == "auto" else bool(config.deterministic)
     config = dataclasses.replace(config, precision=precision)  # part of the identity: a run is one precision
+    if config.output_dir is None:
+        config = dataclasses.replace(config, output_dir=str(default_run_folder(config, data_identity)))
 
     files, action = prepare_run_folder(config, data_identity)
     if action == "reuse":
@@ -864,7 +883,7 @@ def _parser() -> argparse.ArgumentParser:
     )
     flag("seed", type=int, default=TrainConfig.seed, help=f"random seed (default: {TrainConfig.seed})")
     flag("data_dir", help="folder with CIFAR-10's python batches (default: $ALEXNET_BOOK_CIFAR10_DIR, else download)")
-    flag("output_dir", default="runs/training", help="folder of the run (default: runs/training)")
+    flag("output_dir", help="folder of the run (default: runs/training-<profile>-<digest of the settings>)")
     flag("train_size", type=int, help="training images (default: the profile's)")
     flag("validation_size", type=int, help="validation images (default: the profile's)")
     flag("test_size", type=int, help="test images (default: the profile's)")
