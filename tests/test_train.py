@@ -1,6 +1,6 @@
 """alexnet_book.train: a run learns, is reproducible, resumes after a kill, refuses bad settings and never
-overwrites another run. Most tests train a tiny CNN (tests/tiny_model.py) on the stand-in data, to stay fast; one trains
-the real AlexNet at 227 with the smoke profile, as the chapter does."""
+overwrites another run. They train a tiny CNN (tests/tiny_model.py) on the stand-in data, to stay fast; the real
+AlexNet trains in chapter 6 under papermill (smoke, asserting it beats chance) and in tests/rehearse_full.py."""
 
 import json
 import os
@@ -33,10 +33,9 @@ REPO_ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture(autouse=True)
-def tiny_model(request, monkeypatch):
-    """Every test here trains the tiny CNN, except those marked real_alexnet."""
-    if "real_alexnet" not in request.keywords:
-        monkeypatch.setattr(training, "build_training_model", build_tiny_training_model)
+def tiny_model(monkeypatch):
+    """Every test here trains the tiny CNN."""
+    monkeypatch.setattr(training, "build_training_model", build_tiny_training_model)
 
 
 @pytest.fixture(scope="module")
@@ -449,15 +448,3 @@ def test_command_line_reports_a_refused_folder_without_a_traceback(tmp_path, cap
     code = main(["--profile", "smoke", "--no-download", "--output-dir", str(folder), "--quiet"])
     assert code == 2
     assert "holds files of something else" in capsys.readouterr().err
-
-
-@pytest.mark.real_alexnet
-def test_smoke_profile_trains_the_real_alexnet_above_chance(tmp_path):
-    """What the chapter runs under CI: the real network at 227, on the stand-in, in well under a minute of training."""
-    config = TrainConfig(profile="smoke", download=False, output_dir=str(tmp_path / "smoke"), verbose=0)
-    result = train(config)
-    model = result.model
-    assert model.input_shape == (None, 32, 32, 3) and model.get_layer("conv1").output.shape[1:] == (55, 55, 96)
-    assert model.get_layer("fc8").output.shape[-1] == 10
-    assert result.config.epochs == 3 and result.train_images == 320
-    assert result.test_accuracy > 0.25  # chance is 0.10
