@@ -20,6 +20,10 @@ BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 TEST_BUILD = REPO_ROOT / "_build" / ("test" if BACKEND == "tensorflow" else f"test-{BACKEND}")
 BOOK_COPY = TEST_BUILD / "book"
 SITE = BOOK_COPY / "_build" / "html"
+# s: the longest any one cell may run under papermill. At the smoke profile the slowest chapter takes a few minutes in
+# all, so a cell still running after 15 minutes has hung (a deadlocked data pipeline, a kernel waiting on input):
+# it then fails that chapter's test instead of holding CI until the job's own limit kills it without a word.
+CELL_TIMEOUT_S = 900
 
 
 def toc_files() -> list[str]:
@@ -85,6 +89,7 @@ class Executions:
                     kernel_name="python3",
                     cwd=str(target.parent),  # anything a chapter writes (runs/) stays in the copy
                     progress_bar=False,
+                    execution_timeout=CELL_TIMEOUT_S,  # passed on to nbclient: a hung cell raises, see above
                 )
             except Exception as exc:  # kept, reported by the test of that notebook
                 error = exc
