@@ -10,11 +10,31 @@ from pathlib import Path
 import pytest
 import yaml
 
-from book import REPO_ROOT, toc_files, toc_notebooks
+from book import BOOK_COPY, REPO_ROOT, toc_files, toc_notebooks
 
 NOTEBOOKS = toc_notebooks()
 IDS = [nb.stem for nb in NOTEBOOKS]
 CANONICAL_SETUP_NOTEBOOK = REPO_ROOT / "chapters" / "01_convolution_arithmetic.ipynb"
+# Lines that TensorFlow's C++ runtime (absl logging, XLA, oneDNN, tf.data's graph optimizer) writes to the kernel's
+# standard error, which ipykernel copies into the notebook as stderr output. They come from the library, not from the
+# chapters' code, and say nothing a reader must act on: allowed. tests/conftest.py's TF_CPP_MIN_LOG_LEVEL=2 already
+# keeps most of them out; E lines, and the first absl line, still come.
+TENSORFLOW_LOG_LINES = [
+    # absl's format: severity and date (I0000, W0000, E0000, F0000: absl before InitializeLog knows no date), time,
+    # thread, file:line]. For example "I0000 00:00:1795909703.659798   32185 port.cc:153] oneDNN custom operations".
+    re.compile(r"[IWEF]\d{4} \d\d:\d\d:\d\d\.\d+\s+\d+ \S+:\d+\] "),
+    # Older TensorFlow: "2024-05-01 12:00:00.123456: I tensorflow/core/util/port.cc:113] oneDNN custom operations"
+    re.compile(r"\d{4}-\d\d-\d\d \d\d:\d\d:\d\d\.\d+: [IWEF] \S+:\d+\] "),
+    re.compile(r"WARNING: All log messages before absl::InitializeLog\(\) is called are written to STDERR$"),
+    # cpu_feature_guard's second line, which has no prefix of its own
+    re.compile(r"To enable the following instructions: .*rebuild TensorFlow with the appropriate compiler flags\.$"),
+    re.compile(r".*oneDNN custom operations are on"),
+    # tf.data's graph rewrite on a runtime older than the op registry it was built with (harmless)
+    re.compile(r".*NodeDef mentions attribute use_unbounded_threadpool"),
+]
+# What a Python warning or error printed to stderr looks like: "chapter.py:3: UserWarning: ..." and its
+# "  warnings.warn(...)" line, "WARNING:absl:..." from Python's logging, "...Error: ...", a traceback.
+PYTHON_PROBLEM = re.compile(r"warn|error|traceback|exception", re.IGNORECASE)
 
 
 def load(notebook: Path) -> dict:
@@ -33,6 +53,22 @@ def setup_cell(nb: dict) -> str:
     cells = [source(c) for c in tagged(nb, "remove-cell") if 'find_spec("alexnet_book")' in source(c)]
     assert len(cells) == 1, "expected exactly one setup cell (tagged remove-cell) that installs alexnet_book"
     return cells[0]
+
+
+def problems_in_outputs(nb: dict) -> list[str]:
+    """An executed notebook's error outputs, and the stderr lines that look like a Python warning or error (not
+    TensorFlow's own C++ log lines): "cell N: <what>" for each."""
+    found = []
+    for index, cell in enumerate(nb["cells"]):
+        for output in cell.get("outputs", []):
+            if output["output_type"] == "error":
+                found.append(f"cell {index}: error output {output['ename']}: {output['evalue']}"[:300])
+            elif output["output_type"] == "stream" and output["name"] == "stderr":
+                text = "".join(output["text"]) if isinstance(output["text"], list) else output["text"]
+                for line in text.splitlines():
+                    if PYTHON_PROBLEM.search(line) and not any(p.match(line) for p in TENSORFLOW_LOG_LINES):
+                        found.append(f"cell {index}: stderr {line.strip()}"[:300])
+    return found
 
 
 def test_every_chapter_notebook_is_in_the_table_of_contents():
@@ -100,6 +136,50 @@ def test_notebook_runs_under_papermill(notebook, executions):
     assert error is None, f"{notebook.name} failed under papermill after {seconds:.0f} s:\n{error}"
 
 
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
+def test_executed_chapter_printed_no_python_warning_or_error(notebook, executions):
+    # Read in the executed notebook, not on the page: _config.yml removes stderr outputs from the pages
+    # (stderr_output: remove, for TensorFlow's log lines), and a warning that chapter code prints goes with them.
+    executions.run(notebook)
+    executed = BOOK_COPY / notebook.relative_to(REPO_ROOT)
+    assert executed.exists(), f"{notebook.name}: papermill wrote no executed copy at {executed}"
+    problems = problems_in_outputs(load(executed))
+    assert not problems, (
+        f"{notebook.name} (executed copy {executed}) printed a Python warning or error, which the page hides; fix "
+        "its cause (or, if it is a library's and harmless, silence that one warning in the chapter):\n"
+        + "\n".join(problems)
+    )
+
+
+def test_the_output_check_sees_python_warnings_and_lets_tensorflow_logs_pass():
+    # Guards the test above: real lines from a chapter run (TensorFlow's) must pass, a Python warning must not.
+    def notebook(*outputs):
+        return {"cells": [{"cell_type": "code", "source": "", "outputs": list(outputs)}]}
+
+    def stderr(text):
+        return {"output_type": "stream", "name": "stderr", "text": text}
+
+    tensorflow = stderr(
+        "WARNING: All log messages before absl::InitializeLog() is called are written to STDERR\n"
+        "I0000 00:00:1795909703.659798   32185 port.cc:153] oneDNN custom operations are on. You may see slightly "
+        "different numerical results due to floating-point round-off errors from different computation orders.\n"
+        "E0000 00:00:1795909709.727549   32185 meta_optimizer.cc:967] model_pruner failed: INVALID_ARGUMENT: "
+        "NodeDef mentions attribute use_unbounded_threadpool which is not in the op definition\n"
+        "To enable the following instructions: AVX2 AVX512F FMA, in other operations, rebuild TensorFlow with the "
+        "appropriate compiler flags.\n"
+        "2024-05-01 12:00:00.123456: W tensorflow/core/framework/op_kernel.cc:1840] OP_REQUIRES failed\n"
+    )
+    assert problems_in_outputs(notebook(tensorflow, {"output_type": "stream", "name": "stdout", "text": "Error"})) == []
+    warning = stderr("/tmp/ipykernel_1/123.py:3: UserWarning: the mean is wrong\n  warnings.warn(\n")
+    assert problems_in_outputs(notebook(tensorflow, warning)) == [
+        "cell 0: stderr /tmp/ipykernel_1/123.py:3: UserWarning: the mean is wrong",
+        "cell 0: stderr warnings.warn(",
+    ]
+    assert problems_in_outputs(notebook(stderr(["WARNING:absl:", "You are saving your model as an HDF5 file\n"])))
+    error = {"output_type": "error", "ename": "ValueError", "evalue": "bad shape", "traceback": []}
+    assert problems_in_outputs(notebook(error)) == ["cell 0: error output ValueError: bad shape"]
+
+
 def test_site_builds_without_warnings(built_site):
     assert (built_site / "index.html").exists()
 
@@ -109,6 +189,8 @@ def test_built_chapter_page_shows_its_outputs(notebook, built_site):
     page = built_site / notebook.relative_to(REPO_ROOT).with_suffix(".html")
     html = page.read_text()
     assert 'class="pasted-text"' in html or "pasted-inline" in html, f"{page.name}: no glued number on the page"
+    # stderr never reaches the page (_config.yml removes it): test_executed_chapter_printed_no_python_warning_or_error
+    # looks for warnings in the executed notebook itself.
     assert "Traceback" not in html and "output stderr" not in html, f"{page.name}: an error output is on the page"
     for src in re.findall(r'<img[^>]+src="([^"]+)"', html):
         if not src.startswith(("http", "data:")):
