@@ -295,7 +295,7 @@ def build_config(book: Path, config: dict, key: dict) -> Path:
     sphinx["config"] = sphinx_config
     theme_options = sphinx_config.setdefault("html_theme_options", {}) or {}
     sphinx_config["html_theme_options"] = theme_options
-    theme_options["extra_footer"] = footer(key)
+    theme_options["extra_footer"] = theme_options.get("extra_footer", "") + footer(key)  # after the licences
     path = book / "_build" / CONFIG_NAME
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
