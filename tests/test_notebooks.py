@@ -71,6 +71,80 @@ def problems_in_outputs(nb: dict) -> list[str]:
     return found
 
 
+REPEAT_WINDOW = 6  # lines: a block this long written twice belongs in the package, once
+PUNCTUATION_ONLY = re.compile(r"^[\s()\[\]{},:]*$")
+
+
+def meaningful_lines(code: str) -> list[str]:
+    """Code lines that say something: no blank lines, comments, lone brackets or imports (which every chapter
+    repeats by necessity), with white space folded."""
+    lines, in_import = [], False
+    for raw in code.splitlines():
+        line = raw.strip()
+        if in_import:
+            in_import = not line.startswith(")")
+            continue
+        if line.startswith(("import ", "from ")):
+            in_import = line.endswith("(")
+            continue
+        if line and not line.startswith("#") and not PUNCTUATION_ONLY.match(line):
+            lines.append(re.sub(r"\s+", " ", line))
+    return lines
+
+
+def repeated_blocks(chapters: dict[str, list[tuple[str, bool]]], package: dict[str, str]) -> list[str]:
+    """Blocks of REPEAT_WINDOW meaningful lines that stand in two chapters, or in a chapter and the package
+    (unless the chapter's cell is tagged derivation: it derives the code and asserts that the package agrees).
+    chapters: name -> [(cell code, tagged derivation)]; package: file name -> source."""
+
+    def blocks(code):
+        lines = meaningful_lines(code)
+        return {tuple(lines[i : i + REPEAT_WINDOW]) for i in range(len(lines) - REPEAT_WINDOW + 1)}
+
+    where: dict[tuple, set] = {}
+    for name, cells in chapters.items():
+        for code, derivation in cells:
+            for block in blocks(code):
+                where.setdefault(block, set()).add((name, derivation))
+    in_package = {block: file for file, code in package.items() for block in blocks(code)}
+    found = []
+    for block, places in where.items():
+        names = sorted({name for name, _ in places})
+        if len(names) > 1:
+            found.append(f"{' and '.join(names)} repeat: {block[0]} ...")
+        undeclared = sorted(name for name, derivation in places if not derivation)
+        if block in in_package and undeclared:
+            found.append(f"{', '.join(undeclared)} repeat {in_package[block]}: {block[0]} ...")
+    return sorted(found)
+
+
+def chapter_code(nb: dict) -> list[tuple[str, bool]]:
+    """The code cells a reader reads (not the setup cell, which must be the same everywhere, nor the parameters)."""
+    cells = []
+    for cell in nb["cells"]:
+        tags = cell.get("metadata", {}).get("tags", [])
+        if cell["cell_type"] == "code" and "parameters" not in tags and "remove-cell" not in tags:
+            cells.append((source(cell), "derivation" in tags))
+    return cells
+
+
+def test_no_block_of_code_is_written_twice():
+    chapters = {nb.stem: chapter_code(load(nb)) for nb in NOTEBOOKS}
+    package = {p.name: p.read_text() for p in sorted((REPO_ROOT / "src" / "alexnet_book").glob("*.py"))}
+    repeats = repeated_blocks(chapters, package)
+    assert not repeats, "move these into the package, once:\n" + "\n".join(repeats)
+
+
+def test_the_repeat_check_finds_repeats():
+    block = "\n".join(f"x{i} = f({i})" for i in range(REPEAT_WINDOW))
+    chapters = {"a": [("import os\n" + block, False)], "b": [("# the same\n" + block + "\nprint(x0)", False)]}
+    assert len(repeated_blocks(chapters, {})) == 1
+    assert repeated_blocks({"a": [(block, False)]}, {"m.py": block}) == ["a repeat m.py: x0 = f(0) ..."]
+    assert repeated_blocks({"a": [(block, True)]}, {"m.py": block}) == []  # a derivation checked against the package
+    shorter = "\n".join(block.splitlines()[:-1])
+    assert repeated_blocks({"a": [(shorter, False)], "b": [(shorter, False)]}, {}) == []
+
+
 def test_every_chapter_notebook_is_in_the_table_of_contents():
     listed = {nb.resolve() for nb in NOTEBOOKS}
     orphans = [p.name for p in (REPO_ROOT / "chapters").glob("*.ipynb") if p.resolve() not in listed]

@@ -737,6 +737,15 @@ def standin_warning(data: CIFAR10) -> tuple[str, str]:
     )
 
 
+def describe_source(source: str) -> str:
+    """Where a CIFAR10's images came from, in words for a page ("directory", "keras" or "standin")."""
+    return {
+        "directory": "CIFAR-10 read from a folder",
+        "keras": "CIFAR-10 from the Keras download",
+        "standin": "the generated stand-in (not CIFAR-10)",
+    }[source]
+
+
 VALIDATION_FRACTION = 0.2  # as the seed's train_test_split(test_size=0.2)
 
 

@@ -1,4 +1,5 @@
-"""Small helpers for the chapter notebooks: glue numbers into the prose, and show a visible warning.
+"""Small helpers for the chapter notebooks: the start of a page, its data, gluing numbers into the prose, and a
+visible warning.
 
 `glue` writes the same output that myst-nb's `glue` writes, so the site's `{glue:text}` roles find it,
 without needing myst-nb installed (Colab does not have it).
@@ -37,3 +38,33 @@ def show_warning(title: str, message: str) -> None:
         f"{html.escape(title)}</p><p>{html.escape(message)}</p></div>"
     )
     ipy_display({"text/html": markup, "text/plain": f"WARNING: {title}: {message}"}, raw=True)
+
+
+def start_page(profile: str = "auto", seed: int = 42) -> str:
+    """What every chapter does first: resolve PROFILE (auto -> smoke/quick/full), seed the generators, print the
+    versions, backend and devices, and glue the profile as "profile". Returns the resolved profile."""
+    import keras
+
+    from alexnet_book.hardware import describe_environment
+    from alexnet_book.profiles import resolve_profile
+
+    resolved = resolve_profile(profile)
+    keras.utils.set_random_seed(seed)
+    print(describe_environment())
+    print("profile:", resolved)
+    glue("profile", resolved)
+    return resolved
+
+
+def load_page_data(data_dir, profile: str, **options):
+    """CIFAR-10 for a chapter (alexnet_book.data.load_cifar10 with the page's DATA_DIR and profile): a visible
+    warning on the page where it is the generated stand-in, its description printed, its source glued in words
+    as "data_source"."""
+    from alexnet_book.data import describe_source, load_cifar10, standin_warning
+
+    data = load_cifar10(data_dir, profile=profile, **options)
+    if data.is_standin:
+        show_warning(*standin_warning(data))
+    print("data:", data.description)
+    glue("data_source", describe_source(data.source))
+    return data

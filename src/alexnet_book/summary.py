@@ -11,6 +11,8 @@ from typing import Sequence
 
 from alexnet_book.tables import text_table
 
+TRAINING_PASSES = 3  # a training step costs about three forward passes (see CostTable.training_flop_per_image)
+
 FLOAT32_BYTES = 4
 
 
@@ -93,6 +95,13 @@ class CostTable(tuple):
     @property
     def total_multiply_adds(self) -> int:
         return sum(row.multiply_adds for row in self)
+
+    @property
+    def training_flop_per_image(self) -> int:
+        """A training step's arithmetic per image: about three forward passes (the forward pass, then two products
+        of the same size per layer backward: the gradients for the input and for the weights), at two
+        floating-point operations per multiply-add. Chapter 9 derives it."""
+        return TRAINING_PASSES * 2 * self.total_multiply_adds
 
     @property
     def total_activation_bytes(self) -> int:
