@@ -58,6 +58,7 @@ def prepare_book_copy() -> None:
         REPO_ROOT / "chapters", BOOK_COPY / "chapters", ignore=shutil.ignore_patterns("runs", ".ipynb_checkpoints")
     )
     shutil.copy(REPO_ROOT / "_toc.yml", BOOK_COPY / "_toc.yml")
+    shutil.copytree(REPO_ROOT / "_static", BOOK_COPY / "_static")  # the book's CSS
     config = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
     config["execute"]["execute_notebooks"] = "off"
     (BOOK_COPY / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
