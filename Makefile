@@ -34,9 +34,9 @@ test: $(INSTALLED) browser
 
 # The chapters again on the JAX backend (the package is backend-neutral Keras 3): notebook hygiene, every chapter
 # under papermill (PROFILE=smoke, KERAS_BACKEND=jax), the site built from those runs and its pages checked, in
-# _build/test-jax/. CI runs it after `make test`.
+# _build/test-jax/, and the rehearsal of the full profile on JAX. CI runs it beside `make test`.
 test-jax: $(INSTALLED)
-	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/test_notebooks.py
+	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/test_notebooks.py tests/test_full_rehearsal.py
 
 # The browser test drives Debian's Chromium and ChromeDriver: installed here where missing and we are root with
 # apt-get (as CI is). Elsewhere the test skips and says what to install (under CI=true it fails instead).

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import os
+import re
 import shutil
 import site
 import subprocess
@@ -18,6 +19,9 @@ from pathlib import Path
 from book import REPO_ROOT
 
 CANONICAL_SETUP_NOTEBOOK = REPO_ROOT / "chapters" / "01_convolution_arithmetic.ipynb"
+# Python packages a Colab runtime ships (November 2026): the package may depend on these and nothing else, so
+# that its install on Colab adds the package alone. Check Colab's `pip list` before adding a name here.
+COLAB_SHIPS = {"keras", "numpy", "matplotlib", "scikit-learn", "scipy", "pandas", "tensorflow", "jax"}
 # What a pip build of the package does not need, or must not see (a local build, an editable install's metadata).
 NOT_COPIED = shutil.ignore_patterns(
     ".git",
@@ -122,3 +126,10 @@ def test_setup_cell_installs_the_package_and_nothing_else_in_a_clean_environment
     assert again.returncode == 0 and again.stdout.strip() == "done", (
         f"run a second time (package present), the setup cell must do nothing:\n{again.stdout}{again.stderr[-2000:]}"
     )
+
+
+def test_the_package_depends_only_on_what_colab_ships():
+    pyproject = (REPO_ROOT / "pyproject.toml").read_text()
+    declared = re.search(r"^dependencies = \[(.*?)\]", pyproject, re.MULTILINE | re.DOTALL).group(1)
+    names = {re.match(r"[A-Za-z0-9_.-]+", item.strip().strip('"')).group(0).lower() for item in declared.split(",")}
+    assert names and names <= COLAB_SHIPS, f"not on Colab, so the setup cell would install them: {names - COLAB_SHIPS}"

@@ -1,6 +1,7 @@
-"""The `full` profile rehearsed on the CPU, on TensorFlow and on JAX (tests/rehearse_full.py: XLA in force, the
-recorded precision and flags, finite losses, the rate dropping on a stalled validation error, a resumed run, the
-out-of-memory message), and the full data path on CIFAR-10-sized batch files within a memory budget."""
+"""The `full` profile rehearsed on the CPU, on the test run's backend (TensorFlow under `make test`, JAX under
+`make test-jax`), by tests/rehearse_full.py: XLA in force, the recorded precision and flags, finite losses, the
+rate dropping on a stalled validation error, a resumed run, the out-of-memory message. And the full data path on
+CIFAR-10-sized batch files within a memory budget."""
 
 import json
 import os
@@ -10,15 +11,16 @@ import tracemalloc
 from pathlib import Path
 
 import numpy as np
-import pytest
 
 REHEARSAL = Path(__file__).resolve().parent / "rehearse_full.py"
 
 
-@pytest.mark.parametrize("backend", ["tensorflow", "jax"])
-def test_full_profile_configuration_rehearsed_on_the_cpu(backend, tmp_path):
-    if backend == "jax":
-        pytest.importorskip("jax", reason="install the test extras (pip install -e '.[test]'), which include jax")
+# On the backend of this test run: `make test` rehearses on TensorFlow, `make test-jax` on JAX.
+BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
+
+
+def test_full_profile_configuration_rehearsed_on_the_cpu(tmp_path):
+    backend = BACKEND
     environment = {**os.environ, "KERAS_BACKEND": backend, "TF_CPP_MIN_LOG_LEVEL": "2"}
     run = subprocess.run(
         [sys.executable, str(REHEARSAL), str(tmp_path)], env=environment, capture_output=True, text=True, timeout=600

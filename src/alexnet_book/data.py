@@ -769,11 +769,12 @@ def training_subsets(data: CIFAR10, train_size, validation_size, seed: int, name
 def train_validation_split(
     x: np.ndarray, y: np.ndarray, validation_fraction: float = 0.2, seed: int = 42
 ) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
-    """A seeded shuffle, then (x_train, x_validation, y_train, y_validation), like the seed's train_test_split.
-
-    The same order of outputs as scikit-learn's train_test_split, without needing scikit-learn;
-    the validation part gets ceil(fraction * N) images, as there.
+    """(x_train, x_validation, y_train, y_validation): scikit-learn's train_test_split, the seed's own call
+    (train_test_split(x, y, test_size=0.2, random_state=42)), so that seed 42 gives the seed's split image for
+    image. The validation part gets ceil(fraction * N) images.
     """
+    from sklearn.model_selection import train_test_split
+
     x, y = np.asarray(x), np.asarray(y)
     if len(x) != len(y):
         raise ValueError(f"x and y must have the same length, got {len(x)} and {len(y)}.")
@@ -782,6 +783,8 @@ def train_validation_split(
     n_validation = int(np.ceil(validation_fraction * len(x)))
     if n_validation >= len(x):
         raise ValueError(f"{len(x)} images are too few to keep a validation fraction of {validation_fraction}.")
-    order = np.random.default_rng(seed).permutation(len(x))
-    validation, train = order[:n_validation], order[n_validation:]
-    return x[train], x[validation], y[train], y[validation]
+    x_train, x_validation, y_train, y_validation = train_test_split(
+        x, y, test_size=validation_fraction, random_state=seed
+    )
+    assert len(x_validation) == n_validation  # what images_needed and the error messages count on
+    return x_train, x_validation, y_train, y_validation

@@ -100,16 +100,20 @@ def pairwise_distances(queries, items, metric: str = "cosine") -> np.ndarray:
 
 
 def nearest_neighbours(queries, items, k: int = 5, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
-    """Indices and distances of the k items nearest to each query, nearest first: two arrays (len(queries), k).
-
-    Ties keep the items' order. An item equal to a query is its own nearest neighbour, at distance 0.
+    """Indices and distances of the k items nearest to each query, nearest first: two arrays (len(queries), k),
+    by scikit-learn's exhaustive search (NearestNeighbors, algorithm="brute") with the metrics of
+    pairwise_distances, which spells them out.
     """
     n_items = len(items)
     if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_items:
         raise ValueError(f"k must be a whole number from 1 to the number of items ({n_items}), got {k!r}.")
-    distances = pairwise_distances(queries, items, metric)
-    order = np.argsort(distances, axis=1, kind="stable")[:, :k]
-    return order, np.take_along_axis(distances, order, axis=1)
+    from sklearn.neighbors import NearestNeighbors
+
+    if metric not in ("euclidean", "cosine"):
+        raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}.")
+    index = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(_as_rows(items, "items"))
+    distances, order = index.kneighbors(_as_rows(queries, "queries"))
+    return order, distances
 
 
 def neighbour_label_agreement(query_labels, item_labels, neighbour_indices) -> float:

@@ -92,7 +92,8 @@ PROFILE_DEFAULTS = {
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
 LR_DIVISOR = 10.0  # the paper divides by 10 ...
 MAX_LR_REDUCTIONS = 3  # ... three times in all
-RUN_FORMAT = 2  # of the run folder; a folder of another format is another run (2: EpochCommit's backup/)
+# of the run folder; a folder of another format is another run (2: EpochCommit's backup/; 3: the seed's split)
+RUN_FORMAT = 3
 
 
 class RunFolderError(RuntimeError):
