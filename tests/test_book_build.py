@@ -118,6 +118,9 @@ def test_rebuilds_exactly_when_the_key_changes(small_book):
     )
     assert "ran with the <strong>smoke</strong> profile" in page()  # the footer
     assert "fakepkg at a source outside git" in page()
+    # the download button's notebook is the executed one, outputs and all
+    served = json.loads((small_book["book"] / "_build" / "html" / "_sources" / "chapter.ipynb").read_text())
+    assert any(cell.get("outputs") for cell in served["cells"]), "the site serves the notebook without outputs"
 
     # Nothing changed: nothing re-executes, and the build is quick.
     again, again_seconds = build("smoke")

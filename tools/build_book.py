@@ -305,6 +305,20 @@ def build_config(book: Path, config: dict, key: dict) -> Path:
     return path
 
 
+def serve_executed_notebooks(book: Path) -> int:
+    """The page's download button offers the notebook the site copied to _sources/, which is the source, stored
+    without outputs: replace each with the notebook as executed for the page (myst-nb keeps it in
+    _build/jupyter_execute/), so that a download shows the numbers and figures of the page. Returns how many."""
+    executed, sources = book / "_build" / "jupyter_execute", book / "_build" / "html" / "_sources"
+    count = 0
+    for notebook in executed.rglob("*.ipynb"):
+        served = sources / notebook.relative_to(executed)
+        if served.exists():
+            shutil.copyfile(notebook, served)
+            count += 1
+    return count
+
+
 def main(argv: list[str] | None = None) -> int:
     argv = sys.argv[1:] if argv is None else argv
     options = DEFAULT_BUILD_OPTIONS
@@ -382,6 +396,7 @@ def main(argv: list[str] | None = None) -> int:
         write_state(state_file, {**state, "site": None})
         log(f"the build failed (exit status {result.returncode}); the build key is not stored.")
         return result.returncode
+    log(f"the download button serves the executed notebook of {serve_executed_notebooks(book)} page(s).")
     state["site"] = {**key, "built": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     write_state(state_file, state)
     log(f"build key {key['digest']} stored in {state_file.relative_to(book)}.")
