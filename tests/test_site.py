@@ -109,6 +109,8 @@ READ_PAGE = r"""
 const done = arguments[arguments.length - 1];
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 (async () => {
+  // the page must have finished loading (once, a read began while document.body was still null)
+  for (let i = 0; i < 200 && !(document.body && document.readyState === "complete"); i++) await sleep(50);
   const mathSource = document.querySelectorAll(".math");
   if (mathSource.length) {  // MathJax is loaded asynchronously: wait for it to exist, then for its first typeset
     for (let i = 0; i < 200 && !(window.MathJax && MathJax.startup && MathJax.startup.promise); i++) await sleep(50);
