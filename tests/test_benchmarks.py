@@ -30,6 +30,18 @@ def keras_bench(batch, policy, resize_inside=True, steps=40, spe=1):
 
 
 @pytest.fixture(autouse=True)
+def environment_left_alone(monkeypatch):
+    """The script sets KERAS_BACKEND (to jax where jax is installed) and other variables for its own process;
+    here it runs inside the test process, whose later notebook kernels inherit os.environ: keep its changes out."""
+    import keras
+
+    monkeypatch.setenv("KERAS_BACKEND", keras.backend.backend())  # what this process already runs
+    for name in ("XLA_PYTHON_CLIENT_PREALLOCATE", "TF_CPP_MIN_LOG_LEVEL"):
+        monkeypatch.setenv(name, os.environ.get(name, ""))
+        monkeypatch.delenv(name)  # restored to its old value (or absence) after the test
+
+
+@pytest.fixture(autouse=True)
 def tiny_model(monkeypatch):
     """The dry run trains tests/tiny_model.py's small CNN in place of AlexNet (the real one runs on a GPU)."""
     from tiny_model import build_tiny_training_model

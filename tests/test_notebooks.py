@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from book import BOOK_COPY, REPO_ROOT, toc_files, toc_notebooks
+from book import BACKEND, BOOK_COPY, REPO_ROOT, toc_files, toc_notebooks
 
 NOTEBOOKS = toc_notebooks()
 IDS = [nb.stem for nb in NOTEBOOKS]
@@ -143,6 +143,18 @@ def test_the_repeat_check_finds_repeats():
     assert repeated_blocks({"a": [(block, True)]}, {"m.py": block}) == []  # a derivation checked against the package
     shorter = "\n".join(block.splitlines()[:-1])
     assert repeated_blocks({"a": [(shorter, False)], "b": [(shorter, False)]}, {}) == []
+
+
+@pytest.mark.parametrize("notebook", NOTEBOOKS, ids=IDS)
+def test_chapter_ran_on_the_backend_of_the_test_run(notebook, executions):
+    """Each chapter prints its backend (start_page); a variable leaking into the kernels' environment once made
+    `make test` run every chapter on JAX. A chapter that sets its own backend is exempt."""
+    _, error = executions.run(notebook)
+    if error is not None or 'os.environ["KERAS_BACKEND"]' in notebook.read_text():
+        pytest.skip("failed (see its papermill test) or chooses its own backend")
+    printed = json.loads((BOOK_COPY / notebook.relative_to(REPO_ROOT)).read_text())
+    text = "".join("".join(o.get("text", "")) for c in printed["cells"] for o in c.get("outputs", []))
+    assert f"backend {BACKEND}" in text, f"{notebook.name} did not run on {BACKEND}"
 
 
 def test_every_chapter_notebook_is_in_the_table_of_contents():
