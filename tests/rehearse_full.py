@@ -60,6 +60,11 @@ def config(folder: Path, precision: str) -> training.TrainConfig:
     )
 
 
+def report(**fields) -> None:
+    """One JSON line for tests/test_full_rehearsal.py."""
+    print(json.dumps(fields), flush=True)
+
+
 def check(condition: bool, what: str) -> None:
     if not condition:
         raise SystemExit(f"rehearsal failed: {what}")
@@ -142,32 +147,12 @@ def main(folder: Path) -> None:
         training.EpochCommit.commit = original
     result = training.train(config(folder / interrupted, interrupted), data=data)
     check_run(result, interrupted, resumed_from=2)
-    print(
-        json.dumps(
-            {
-                "backend": backend,
-                "precision": interrupted,
-                "resumed": True,
-                "seconds": round(time.perf_counter() - started, 1),
-            }
-        ),
-        flush=True,
-    )
+    report(backend=backend, precision=interrupted, resumed=True, seconds=round(time.perf_counter() - started, 1))
 
     started = time.perf_counter()
     result = training.train(config(folder / straight, straight), data=data)
     check_run(result, straight, resumed_from=0)
-    print(
-        json.dumps(
-            {
-                "backend": backend,
-                "precision": straight,
-                "resumed": False,
-                "seconds": round(time.perf_counter() - started, 1),
-            }
-        ),
-        flush=True,
-    )
+    report(backend=backend, precision=straight, resumed=False, seconds=round(time.perf_counter() - started, 1))
 
     def exhausted(*args, **kwargs):
         raise out_of_memory_error()
@@ -178,7 +163,7 @@ def main(folder: Path) -> None:
         check(False, "the out-of-memory error was injected")
     except training.TrainingOutOfMemory as error:
         check("batch_size=4 / --batch-size 4" in str(error), f"the message says what to do: {error}")
-    print(json.dumps({"backend": backend, "out_of_memory_message": True}), flush=True)
+    report(backend=backend, out_of_memory_message=True)
 
 
 if __name__ == "__main__":
