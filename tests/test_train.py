@@ -61,7 +61,7 @@ def tiny(folder, **settings):
 
 def test_short_run_learns_and_records_everything(tmp_path, standin):
     result = train(tiny(tmp_path / "run", epochs=4, train_size=1200), data=standin)
-    assert result.test_accuracy > 0.4  # chance is 0.10
+    assert result.test_accuracy > 0.8  # chance is 0.10, colour statistics alone about the same (test_data.py)
     assert result.history["epoch"] == [0, 1, 2, 3]
     assert result.history["loss"][-1] < result.history["loss"][0]
     assert result.y_true.shape == result.y_pred.shape == (200,) and result.probabilities.shape == (200, 10)
