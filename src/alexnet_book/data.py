@@ -35,7 +35,7 @@ TRAIN_BATCHES = tuple(f"data_batch_{i}" for i in range(1, 6))
 TEST_BATCH = "test_batch"
 FOLDER_NAME = "cifar-10-batches-py"
 ENV_VARIABLE = "ALEXNET_BOOK_CIFAR10_DIR"
-# The stand-in's classes are stripes (5 orientations, wide or narrow), not airplanes and cats: names of their own.
+# The stand-in's classes are stripes (5 directions, wide or narrow), not airplanes and cats: names of their own.
 STANDIN_ORIENTATIONS = 5
 # Named by the angle of the stripes from the horizontal, as a reader measures it on the page.
 STANDIN_CLASS_NAMES = tuple(
@@ -601,9 +601,10 @@ def make_standin(num_images: int, seed: int = 0) -> tuple[np.ndarray, np.ndarray
     """Generated images of CIFAR-10's shape whose class only spatial features can tell: stripes.
 
     A class is one of 5 directions of the stripes (90 to 0 degrees from the horizontal, 22.5 apart, jittered)
-    times 2 widths (wide: 1.2 to 2 periods across the image, narrow: 3 to 4), on pixel noise. The colours say nothing: each image draws a random
-    stripe colour and paints the gaps in about its complement, so the mean colour is grey whatever the class and a
-    classifier of colour statistics stays near chance (tests/test_data.py measures it). A horizontal flip turns
+    times 2 widths (wide: 1.2 to 2 periods across the image, narrow: 3 to 4), on pixel noise. The colours say
+    nothing: each image draws a random stripe colour and paints the gaps in about its complement, so the mean colour
+    is grey whatever the class and a classifier of colour statistics stays near chance (tests/test_data.py
+    measures it). A horizontal flip turns
     67.5 degrees into 112.5, an angle no class has, and a shift keeps angle and width: the usual augmentations never
     turn one class into another. Balanced: the labels cycle through the 10 classes, shuffled.
     """

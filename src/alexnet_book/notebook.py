@@ -15,18 +15,21 @@ GLUE_PREFIX = "application/papermill.record/"
 def glue(name: str, value, display: bool = False) -> None:
     """Store `value` under `name` for the page's `{glue:}` roles and directives (myst-nb's format).
 
-    Strings are stored as plain text, so the page shows them without Python's quotes.
+    Every value is stored as its repr, strings too, as myst-nb's own glue does: myst-nb reads the text back with
+    ast.literal_eval, which turns an unquoted "1,000" into the tuple (1, 0) but a quoted one into the string again.
     """
     import IPython
     from IPython.display import display as ipy_display
 
-    if isinstance(value, str):
-        bundle, metadata = {"text/plain": value}, {}
-    else:
-        bundle, metadata = IPython.core.formatters.format_display_data(value)
+    bundle, metadata = IPython.core.formatters.format_display_data(value)
     prefix = "" if display else GLUE_PREFIX
     metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
     ipy_display({prefix + key: data for key, data in bundle.items()}, raw=True, metadata=metadata)
+
+
+def counted(number: int, noun: str) -> str:
+    """A count and its noun for glued prose: "1 epoch", "2 epochs", "1,000 images" (nouns that take an s)."""
+    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def show_warning(title: str, message: str) -> None:
