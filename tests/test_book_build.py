@@ -16,7 +16,10 @@ import time
 from pathlib import Path
 
 import nbformat
+import numpy as np
 import pytest
+
+from alexnet_book.data import write_python_batches
 
 REPO_ROOT = Path(__file__).resolve().parent.parent
 SCRIPT = REPO_ROOT / "tools" / "build_book.py"
@@ -43,6 +46,7 @@ import os
 from pathlib import Path
 
 import fakepkg.values
+from alexnet_book.data import locate_cifar10
 from alexnet_book.profiles import resolve_profile
 
 PROFILE = "auto"
@@ -52,6 +56,7 @@ if os.environ.get("BUILD_TEST_FAIL"):
 with open(os.environ["BUILD_TEST_COUNTER"], "a") as counter:
     counter.write(f"{profile} {fakepkg.values.VALUE}\\n")
 print(f"This page ran the {profile} profile; the package's value is {fakepkg.values.VALUE}.")
+print(f"Its data: {locate_cifar10()[0] or 'standin'}.")
 """
 
 
@@ -78,13 +83,19 @@ def small_book(tmp_path):
         BUILD_TEST_COUNTER=str(counter),
         PYTHONPATH=os.pathsep.join([str(package_root), str(REPO_ROOT / "src")]),
         KERAS_BACKEND="tensorflow",
+        KERAS_HOME=str(tmp_path / "keras_home"),  # no CIFAR-10 in the Keras cache ...
+        https_proxy="http://127.0.0.1:9",  # ... and none downloaded: the stand-in, unless a test names a folder
     )
+    env.pop("ALEXNET_BOOK_CIFAR10_DIR", None)
 
-    def build(profile: str, fail: bool = False) -> tuple[subprocess.CompletedProcess, float]:
+    def build(
+        profile: str, fail: bool = False, data_dir: Path | None = None
+    ) -> tuple[subprocess.CompletedProcess, float]:
         started = time.perf_counter()
+        data = {"ALEXNET_BOOK_CIFAR10_DIR": str(data_dir)} if data_dir else {}
         result = subprocess.run(
             [sys.executable, str(SCRIPT), str(book), "--package", str(package)],
-            env={**env, "ALEXNET_BOOK_PROFILE": profile, **({"BUILD_TEST_FAIL": "1"} if fail else {})},
+            env={**env, "ALEXNET_BOOK_PROFILE": profile, **({"BUILD_TEST_FAIL": "1"} if fail else {}), **data},
             capture_output=True,
             text=True,
             timeout=300,
@@ -158,6 +169,31 @@ def test_rebuilds_exactly_when_the_key_changes(small_book):
     assert state["site"]["digest"] == state["cache"]["digest"]
 
 
+def test_rebuilds_when_the_data_changes_either_way(small_book, tmp_path):
+    """The pages re-execute when the data they read changes: a folder after the stand-in, the stand-in after a
+    folder, and a folder whose files changed; the footer names the data."""
+    build, executions, page = small_book["build"], small_book["executions"], small_book["page"]
+    folder = tmp_path / "cifar"
+    images = np.zeros((20, 32, 32, 3), np.uint8)
+    write_python_batches(folder, images, np.arange(20) % 10, images[:10], np.arange(10))
+
+    build("smoke", data_dir=folder)
+    assert executions() == ["smoke 1"] and "Its data: directory." in page()
+    assert f"on CIFAR-10 from the folder {folder} (the chapters that read data)" in page()
+
+    standin, _ = build("smoke")
+    assert executions() == ["smoke 1"] * 2, standin.stdout
+    assert "data directory" in standin.stdout and "-> standin" in standin.stdout
+    assert "Its data: standin." in page() and "on the generated stand-in, not CIFAR-10" in page()
+
+    (folder / "test_batch").unlink()  # the same folder, other images
+    write_python_batches(folder / "other", images, np.arange(20) % 10, images[:5] + 1, np.arange(5))
+    (folder / "other" / "test_batch").rename(folder / "test_batch")
+    changed, _ = build("smoke", data_dir=folder)
+    assert executions() == ["smoke 1"] * 3, changed.stdout
+    assert "Its data: directory." in page()
+
+
 def test_a_failed_build_stores_no_key(small_book):
     build, executions, page, state = (
         small_book["build"],
@@ -190,6 +226,8 @@ def test_key_covers_backend_profile_and_package(tmp_path, monkeypatch):
     (package / "recorded" / "r.json").write_text("{}")
     monkeypatch.setenv("ALEXNET_BOOK_PROFILE", "smoke")
     monkeypatch.setenv("KERAS_BACKEND", "tensorflow")
+    monkeypatch.delenv("ALEXNET_BOOK_CIFAR10_DIR", raising=False)
+    monkeypatch.setenv("https_proxy", "http://127.0.0.1:9")  # never a download from a test
     base = build_book.compute_key(package)
     assert base["key"]["profile"] == "smoke" and base["key"]["backend"] == "tensorflow"
     assert build_book.compute_key(package)["digest"] == base["digest"]  # stable

@@ -11,6 +11,10 @@ and so does a build after a change to the package or on a machine that has gaine
   device    the NVIDIA GPUs nvidia-smi lists ("cpu" where none),
   package   a hash of the package's source (every *.py under it and its recorded/*.json),
   versions  of Python, NumPy, Keras and the backend's library,
+  data      where the chapters' CIFAR-10 comes from and which files it is: the folder ALEXNET_BOOK_CIFAR10_DIR
+            names or the download in the Keras cache, with a hash of its six batch files, or the generated
+            stand-in (alexnet_book.data.locate_cifar10). Where CIFAR-10 is on neither but can be downloaded, it is
+            downloaded here, once, before any page runs, so that the key says what the pages will read.
 
 and compares it with the key of the last build (_build/.build-key.json). A notebook's own code is left to
 jupyter-cache, which already re-executes a notebook whose code changed.
@@ -23,8 +27,9 @@ environment (`jupyter-book build --all`) so that every page is re-read. With the
 ordinary incremental one: nothing is re-executed. The key is stored only after a successful build; after a failed
 one every page is re-read again (cached notebooks are still served), so that its warnings are not lost.
 
-Every page's footer says what the notebooks ran with: the profile, the backend, the device, and the package's
-commit (`git rev-parse --short HEAD`, "+modified" where the package's source differs from it) and source hash.
+Every page's footer says what the notebooks ran with: the profile, the data, the backend (and the chapters that
+choose their own), the device, and the package's commit (`git rev-parse --short HEAD`, "+modified" where the
+package's source differs from it) and source hash.
 
 Usage: python tools/build_book.py [BOOK] [--package SOURCE_FOLDER] [-- JUPYTER_BOOK_BUILD_OPTIONS]
 (defaults: this repository, src/alexnet_book, and -W -n --keep-going).
@@ -38,6 +43,7 @@ import html
 import json
 import os
 import platform
+import re
 import shutil
 import subprocess
 import sys
@@ -60,7 +66,7 @@ BACKEND_DISTRIBUTIONS = {
     "jax": ("jax", "jaxlib"),
     "torch": ("torch",),
 }
-KEY_FIELDS = ("profile", "backend", "device", "package", "versions")
+KEY_FIELDS = ("profile", "data", "backend", "device", "package", "versions")
 
 
 def log(message: str) -> None:
@@ -112,9 +118,18 @@ def gpu_device() -> str:
     return ", ".join(names) if result.returncode == 0 and names else "cpu"
 
 
+def import_book_package():
+    """The book's own package (from this repository's src/, whatever is installed)."""
+    if str(REPO_ROOT / "src") not in sys.path:
+        sys.path.insert(0, str(REPO_ROOT / "src"))
+    import alexnet_book
+
+    return alexnet_book
+
+
 def resolve_profile() -> str:
     """What a chapter's PROFILE="auto" becomes in this environment, asked of the book's own package."""
-    sys.path.insert(0, str(REPO_ROOT / "src"))
+    import_book_package()
     # Without ALEXNET_BOOK_PROFILE this imports the backend to look for a GPU: quiet its log lines here (the
     # notebooks' kernels get the environment as it was).
     os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
@@ -123,9 +138,42 @@ def resolve_profile() -> str:
     return resolve("auto")
 
 
-def versions(backend: str) -> dict[str, str]:
+def data_source() -> str:
+    """What CIFAR-10 the chapters will read (see the module's docstring): "directory <folder> <hash>",
+    "keras <folder> <hash>" or "standin". Raises ValueError for a named folder that holds no CIFAR-10."""
+    import_book_package()
+    from alexnet_book import data
+
+    try:
+        source, folder = data.locate_cifar10()
+        if source is None:
+            reachable, reason = data.download_reachable()
+            if not reachable:
+                log(f"CIFAR-10 is neither in a folder nor in the Keras cache, and cannot be downloaded ({reason}):")
+                log("the smoke and quick pages run on the generated stand-in and say so; the full profile stops.")
+                return "standin"
+            log("CIFAR-10 is not on this machine yet: downloading it once, before any page runs.")
+            source, folder = "keras", data.download_cifar10()
+    except data.CIFAR10Error as error:
+        raise ValueError(str(error)) from None
+    return f"{source} {folder} {data.fingerprint(folder)[:16]}"
+
+
+def own_backends(book: Path) -> dict[str, str]:
+    """Chapters that choose their Keras backend themselves (chapter 10 sets KERAS_BACKEND=jax): notebook -> backend."""
+    found = {}
+    for notebook in sorted(book.glob("chapters/*.ipynb")):
+        for cell in json.loads(notebook.read_text()).get("cells", []):
+            match = re.search(r'os\.environ\["KERAS_BACKEND"\] = "(\w+)"', "".join(cell.get("source", [])))
+            if cell.get("cell_type") == "code" and match:
+                found[notebook.stem] = match.group(1)
+    return found
+
+
+def versions(backends: set[str]) -> dict[str, str]:
     found = {"python": platform.python_version()}
-    for name in ("numpy", "keras") + BACKEND_DISTRIBUTIONS.get(backend, ()):
+    libraries = [name for backend in sorted(backends) for name in BACKEND_DISTRIBUTIONS.get(backend, ())]
+    for name in ("numpy", "keras", *libraries):
         try:
             found[name] = metadata.version(name)
         except metadata.PackageNotFoundError:
@@ -150,15 +198,17 @@ def git_commit(package: Path) -> str | None:
     return head.stdout.strip() + ("+modified" if changed else "")
 
 
-def compute_key(package: Path) -> dict:
+def compute_key(package: Path, book: Path = REPO_ROOT) -> dict:
     backend = keras_backend()
     files = package_hashes(package)
+    chosen = own_backends(book)  # part of the chapters' code, which jupyter-cache keys already: not in the key
     key = {
         "profile": resolve_profile(),
+        "data": data_source(),
         "backend": backend,
         "device": gpu_device(),
         "package": combined_hash(files),
-        "versions": versions(backend),
+        "versions": versions({backend, *chosen.values()}),
     }
     return {
         "key": key,
@@ -166,6 +216,7 @@ def compute_key(package: Path) -> dict:
         "files": files,
         "package_name": package.name,
         "commit": git_commit(package),
+        "own_backends": chosen,
     }
 
 
@@ -195,11 +246,28 @@ def differences(old: dict | None, new: dict) -> list[str]:
     return changes
 
 
+def data_words(data: str) -> str:
+    """The key's data field in words for the footer."""
+    source, _, rest = data.partition(" ")
+    folder = rest.rsplit(" ", 1)[0]
+    return {
+        "directory": f"CIFAR-10 from the folder {folder}",
+        "keras": "CIFAR-10 downloaded into the Keras cache",
+    }.get(source, "the generated stand-in, not CIFAR-10")
+
+
+def backend_words(key: dict) -> str:
+    """The backend, and the chapters that chose another, in words for the footer."""
+    backend = key["key"]["backend"]
+    others = [f"{name} on {own}" for name, own in sorted((key.get("own_backends") or {}).items()) if own != backend]
+    return f"the Keras {backend} backend" + (f" ({', '.join(others)}: its own choice)" if others else "")
+
+
 def describe(key: dict) -> str:
     k = key["key"]
     commit = key["commit"] or "(not in git)"
     return (
-        f"profile {k['profile']}, backend {k['backend']}, device {k['device']}, "
+        f"profile {k['profile']}, data {data_words(k['data'])}, backend {k['backend']}, device {k['device']}, "
         f"{key['package_name']} {commit} (source {k['package'][:12]})"
     )
 
@@ -208,9 +276,10 @@ def footer(key: dict) -> str:
     k = key["key"]
     commit = f"commit {key['commit']}" if key["commit"] else "a source outside git"
     text = (
-        f"The notebooks of this site ran with the <strong>{html.escape(k['profile'])}</strong> profile "
-        f"on the Keras {html.escape(k['backend'])} backend ({html.escape(k['device'])}), "
-        f"{html.escape(key['package_name'])} at {html.escape(commit)} "
+        f"The notebooks of this site ran with the <strong>{html.escape(k['profile'])}</strong> profile, "
+        f"on {html.escape(data_words(k['data']))} (the chapters that read data), "
+        f"on {html.escape(backend_words(key))} and {html.escape(k['device'])}, "
+        f"with {html.escape(key['package_name'])} at {html.escape(commit)} "
         f"(source {k['package'][:12]}); build key {key['digest']}."
     )
     return f'<p class="build-key">{text}</p>'
@@ -341,8 +410,8 @@ def main(argv: list[str] | None = None) -> int:
 
     environment = dict(os.environ)  # for the build, before resolve_profile quiets TensorFlow here
     try:
-        key = compute_key(package)
-    except ValueError as error:  # an ALEXNET_BOOK_PROFILE that is not a profile
+        key = compute_key(package, book)
+    except ValueError as error:  # an ALEXNET_BOOK_PROFILE that is not a profile, a CIFAR-10 folder without data
         log(f"error: {error}")
         return 2
     config = yaml.safe_load((book / "_config.yml").read_text()) or {}
