@@ -1,15 +1,16 @@
 """GPU check of the book's training: its own entry point (alexnet_book.train.train) with the full profile's model,
-batch, precision and XLA, on synthetic 32x32 uint8 images, and shared/bench/peer_reference.py beside it in the same
-process, on the same card, at the same batch and precision.
+batch, precision and XLA, on synthetic 32x32 uint8 images, and the peers of benchmarks/peers.py (the same network in
+PyTorch and in plain Keras) beside it in the same process, on the same card, at the same batch and precision.
 
 Prints the book's training images per second (no per-step host synchronization: train() has no per-batch
 callback), the ratios book / torch.compile and book / the seed-like feed (the same network in plain Keras fed
 host-resized 227x227 float32 images at the seed's batch of 32), the utilization (achieved FLOP/s over the card's
 matrix-product rate, measured here), what the per-epoch checkpoint costs, the projected time of the full
 profile's whole run on CIFAR-10's 40,000 / 10,000 split, and whether a run interrupted after an epoch resumes.
---json writes all of it in the format of src/alexnet_book/recorded/: copy the file there, unedited, to record it.
+--json writes all of it in the format of src/alexnet_book/recorded/, with the card, the driver, CUDA, JAX and Keras
+versions, and the batch and precision of every figure: copy the file there, unedited, to record it.
 
-On a GPU machine (JAX backend; see shared/bench/README.md for installing keras, namex and optree there):
+On a GPU machine (JAX backend; benchmarks/README.md says how to install keras, namex and optree there):
     KERAS_BACKEND=jax PYTHONPATH=src python benchmarks/gpu_training.py --json $OUT/gpu_training.json
 Dry run on a CPU (no GPU, no peer; checks that everything runs):
     KERAS_BACKEND=tensorflow python benchmarks/gpu_training.py --images 256 --epochs 2 --no-peer
@@ -19,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import datetime
+import importlib.metadata
 import importlib.util
 import json
 import os
@@ -32,11 +34,19 @@ from pathlib import Path
 
 HERE = Path(__file__).resolve().parent
 REPO_ROOT = HERE.parent
-PEER_CANDIDATES = [
-    REPO_ROOT / "shared" / "bench" / "peer_reference.py",
-    REPO_ROOT.parent / "shared" / "bench" / "peer_reference.py",
-]
-SEED_BATCH = 32  # the seed's batch size, at which its feed is measured
+
+
+def _load_peers():
+    """benchmarks/peers.py, imported by its path: benchmarks/ is a folder of scripts, not a package. It imports
+    only the standard library at first (keras and torch inside its functions), so loading it here is cheap."""
+    spec = importlib.util.spec_from_file_location("alexnet_book_benchmark_peers", HERE / "peers.py")
+    module = importlib.util.module_from_spec(spec)
+    sys.modules[spec.name] = module  # dataclasses look their module up there
+    spec.loader.exec_module(module)
+    return module
+
+
+peers = _load_peers()
 
 
 def _prepare_environment() -> None:
@@ -63,7 +73,6 @@ def _parser() -> argparse.ArgumentParser:
     parser.add_argument("--precision", default="auto", help="dtype policy (default: auto, by hardware)")
     parser.add_argument("--no-peer", action="store_true", help="skip the PyTorch and plain-Keras peer figures")
     parser.add_argument("--no-resume-check", action="store_true", help="skip the interrupted-and-resumed run")
-    parser.add_argument("--peer-script", type=Path, default=None, help="path of shared/bench/peer_reference.py")
     parser.add_argument(
         "--output-dir",
         type=Path,
@@ -90,15 +99,8 @@ def _check(args, parser) -> None:
         parser.error("--images must be at least 5 (a fifth of them becomes the validation set)")
     if args.epochs < 2:
         parser.error("--epochs must be at least 2: the first epoch compiles, the rate is measured after it")
-    if not args.no_peer:
-        candidates = [args.peer_script] if args.peer_script else PEER_CANDIDATES
-        found = [path for path in candidates if path and path.is_file()]
-        if not found:
-            parser.error(
-                f"peer_reference.py not found (looked at {', '.join(map(str, candidates))}): "
-                "pass --peer-script PATH, or --no-peer"
-            )
-        args.peer_script = found[0]
+    if args.precision not in ("auto", *peers.PRECISIONS):
+        parser.error(f"--precision must be auto or one of {', '.join(peers.PRECISIONS)}, not {args.precision!r}")
 
 
 def synthetic_cifar(train_images: int, test_images: int, seed: int = 0):
@@ -163,7 +165,8 @@ def run_book(args) -> dict:
     figures = {
         "images_per_second": result.images_per_second,
         "batch": batch,
-        "precision": result.precision,
+        "policy": result.config.precision,  # the dtype policy asked for ("auto" resolved by hardware)
+        "precision": result.precision,  # the policy in force in the layers with weights
         "jit_compile": result.jit_compile,
         "loss_scaling": result.loss_scaling,
         "device": result.device,
@@ -176,6 +179,8 @@ def run_book(args) -> dict:
             "images": "40,000 training + 10,000 validation per epoch",
             "seconds": projected,
             "how": how,
+            "batch": batch,
+            "precision": peers.compute_dtype(result.config.precision),
         },
     }
     print(
@@ -224,64 +229,34 @@ def resume_check(args) -> dict:
         "resumed_from_epoch": result.resumed_from_epoch,
         "epochs": result.history["epoch"],
         "passed": result.resumed_from_epoch == 1 and result.history["epoch"] == [0, 1],
+        "batch": config.batch_size,
+        "precision": peers.compute_dtype(result.config.precision),
     }
     print(f"RESUME {'passed' if check['passed'] else 'FAILED'}: {check}", flush=True)
     return check
 
 
-PEER_RUNS = {  # peer_reference.py's result names -> how the record describes them
-    "torch_b{batch}_{torch}_compile": ("PyTorch torch.compile, {torch} autocast", "pytorch"),
-    "torch_b{batch}_{torch}": ("PyTorch eager, {torch} autocast", "pytorch"),
-    "keras_jax_b{batch}_{policy}_resize_in_model_spe1": (
-        "Keras on JAX, {policy}, resize inside the model",
-        "keras-jax",
-    ),
-    f"keras_jax_b{SEED_BATCH}_float32_host_227_float32_spe1": (
-        "Keras on JAX, float32, host-resized 227x227 float32 input (the seed's feed)",
-        "keras-jax",
-    ),
-}
-
-
-def run_peer(script: Path, batch: int, policy: str) -> dict:
-    """peer_reference.py's benchmarks at the book's batch and precision (torch eager and compiled, plain Keras
-    with the resize inside the model), and the seed-like feed at the seed's batch, in float32 as the seed."""
-    spec = importlib.util.spec_from_file_location("peer_reference", script)
-    peer = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(peer)
-    amp = policy.startswith("mixed")
-    runs = [
-        ("torch eager", lambda: peer.torch_bench(batch, amp=amp)),
-        ("torch.compile", lambda: peer.torch_bench(batch, amp=amp, compile_=True)),
-        ("keras resize-in-model", lambda: peer.keras_bench(batch, policy)),
-        ("keras seed-like host float32", lambda: peer.keras_bench(SEED_BATCH, "float32", resize_inside=False)),
-    ]
-    for name, run in runs:
+def run_peers(batch: int, policy: str) -> tuple[dict, dict]:
+    """benchmarks/peers.py at the book's batch and dtype policy (PyTorch eager and torch.compile, plain Keras with
+    the resize inside the model), and the seed's feed at the seed's batch, in float32 as the seed ran it. Returns
+    the runs by name, in the record's format, and the error of each peer that could not run here."""
+    calls = {
+        "torch_eager": lambda: peers.torch_training_rate(batch, policy),
+        "torch_compile": lambda: peers.torch_training_rate(batch, policy, compiled=True),
+        "plain_keras": lambda: peers.keras_training_rate(batch, policy),
+        "seed_like_feed": lambda: peers.keras_training_rate(peers.SEED_BATCH, "float32", resize_inside=False),
+    }
+    runs, failures = {}, {}
+    for name, call in calls.items():
         try:
-            run()
+            run = call()
         except Exception as error:  # a peer that cannot run here (no torch, no GPU) is reported, not fatal
-            print(f"peer {name} failed: {error!r}"[:400], flush=True)
-    return dict(peer.RESULTS)
-
-
-def peer_runs(peer: dict, batch: int, policy: str) -> list[dict]:
-    names = {"batch": batch, "policy": policy, "torch": "bf16" if policy.startswith("mixed") else "fp32"}
-    runs = []
-    for key, (name, framework) in PEER_RUNS.items():
-        key = key.format(**names)
-        if peer.get(key):
-            precision = "float32" if "float32" in key or "fp32" in key else "bfloat16"
-            runs.append(
-                {
-                    "name": name.format(**names),
-                    "framework": framework,
-                    "precision": precision,
-                    "batch": int(key.split("_b")[1].split("_")[0]),
-                    "images_per_second": peer[key],
-                    "peer_key": key,
-                }
-            )
-    return runs
+            failures[name] = repr(error)[:500]
+            print(f"peer {name} failed: {error!r}"[:600], flush=True)
+            continue
+        print(f"RESULT {run.peer_key}: {run.images_per_second:,.0f} img/s ({run.name}, batch {run.batch})", flush=True)
+        runs[name] = run.as_record()
+    return runs, failures
 
 
 def _commit() -> str:
@@ -296,65 +271,158 @@ def _commit() -> str:
         return "unknown"
 
 
-def _software() -> dict:
+def _version(module: str, *distributions: str) -> str | None:
+    """A module's version: its own where it is imported, else its installed distribution's (read without importing
+    it: TensorFlow alone would take seconds); None where it is not installed."""
+    if module in sys.modules:
+        return getattr(sys.modules[module], "__version__", None)
+    for distribution in distributions or (module,):
+        try:
+            return importlib.metadata.version(distribution)
+        except importlib.metadata.PackageNotFoundError:
+            continue
+    return None
+
+
+def _cuda_version(number: int) -> str:
+    """CUDA numbers its versions 1000 * major + 10 * minor: 12080 is 12.8."""
+    return f"{number // 1000}.{number % 1000 // 10}"
+
+
+def _cudnn_version(number: int) -> str:
+    """cuDNN 9 numbers its versions 10000 * major + 100 * minor + patch (90800 is 9.8.0); cuDNN 8, 1000 * major."""
+    unit = 10_000 if number >= 90_000 else 1_000
+    major, rest = divmod(number, unit)
+    return f"{major}.{rest // 100}.{rest % 100}"
+
+
+def _nvidia_driver() -> dict:
+    """The driver's version and the card's memory, from nvidia-smi; nothing where there is none (a CPU)."""
+    try:
+        query = ["nvidia-smi", "--query-gpu=driver_version,memory.total", "--format=csv,noheader"]
+        answer = subprocess.run(query, capture_output=True, text=True, timeout=30)
+    except (OSError, subprocess.SubprocessError):
+        return {}
+    lines = answer.stdout.strip().splitlines()
+    if answer.returncode != 0 or not lines or "," not in lines[0]:
+        return {}
+    driver, memory = (part.strip() for part in lines[0].split(",", 1))
+    return {"driver": driver, "card_memory": memory}
+
+
+def _jax_cuda() -> dict:
+    """The CUDA runtime and cuDNN that JAX's CUDA plugin loaded, and the newest CUDA the driver supports. The plugin
+    reports them in its _versions module, where JAX itself reads them (jax._src.lib); nothing on a CPU."""
+    readings = (  # key, the plugin's function, how its number reads
+        ("cuda", "cuda_runtime_get_version", _cuda_version),
+        ("cuda_supported_by_driver", "cuda_driver_get_version", _cuda_version),
+        ("cudnn", "cudnn_get_version", _cudnn_version),
+    )
+    for plugin in ("jax_cuda13_plugin", "jax_cuda12_plugin"):
+        try:
+            versions = importlib.import_module(f"{plugin}._versions")
+        except ImportError:
+            continue
+        try:
+            found = {"jax_cuda_plugin": f"{plugin} {importlib.metadata.version(plugin.replace('_', '-'))}"}
+        except importlib.metadata.PackageNotFoundError:
+            found = {"jax_cuda_plugin": plugin}
+        for key, function, reads in readings:
+            try:
+                found[key] = reads(getattr(versions, function)())
+            except Exception:  # noqa: BLE001  (a plugin without this function, or no GPU to ask)
+                pass
+        return found
+    return {}
+
+
+def _torch_cuda() -> dict:
+    """The CUDA and cuDNN that PyTorch's wheel brings (its own, not JAX's), where the peers imported it."""
+    torch = sys.modules.get("torch")
+    if torch is None or not torch.cuda.is_available():
+        return {}
+    return {"torch_cuda": torch.version.cuda, "torch_cudnn": torch.backends.cudnn.version()}
+
+
+def software() -> dict:
+    """The versions the figures depend on. driver, cuda, jax and keras are always there (recorded_benchmarks
+    requires them): None says one was looked for and not found, as the driver and CUDA on a CPU."""
     import keras
     import numpy
 
     versions = {
         "python": platform.python_version(),
         "keras": keras.__version__,
-        "numpy": numpy.__version__,
         "backend": keras.backend.backend(),
+        "numpy": numpy.__version__,
+        "jax": _version("jax"),
+        "jaxlib": _version("jaxlib"),
+        "tensorflow": _version("tensorflow", "tensorflow", "tensorflow-cpu"),
+        "torch": _version("torch"),
+        "driver": None,
+        "cuda": None,
+        "cudnn": None,
     }
-    for name in ("jax", "jaxlib", "tensorflow", "torch"):
-        if name in sys.modules or importlib.util.find_spec(name) is not None:
-            try:
-                versions[name] = __import__(name).__version__
-            except Exception:  # noqa: BLE001  (a broken optional install is not this benchmark's business)
-                pass
+    versions.update(_nvidia_driver())
+    if versions["backend"] == "jax":
+        versions.update(_jax_cuda())
+    versions.update(_torch_cuda())
     return versions
 
 
-def make_record(book: dict, peer: dict | None, matmul: dict, training_flop: float, resume: dict | None) -> dict:
-    """Everything in the format src/alexnet_book/recorded/ reads (date, card, source, runs, ...)."""
+PEER_RATIOS = {  # the ratio's name -> the peer run (run_peers' name for it) it divides the book's rate by
+    "book_over_torch_compile": "torch_compile",
+    "book_over_torch_eager": "torch_eager",
+    "book_over_plain_keras": "plain_keras",
+    "book_over_seed_like_feed": "seed_like_feed",
+}
+
+
+def make_record(
+    book: dict, peer_runs: dict, matmul: dict, training_flop: float, resume: dict | None, peer_failures=None
+) -> dict:
+    """Everything in the format src/alexnet_book/recorded/ reads (date, card, source, software, runs, ...), each
+    figure with the batch and precision it was measured at (recorded_benchmarks.check_record checks that)."""
     commit = _commit()
+    precision = peers.compute_dtype(book["policy"])
     book_run = {
         "name": "the book: alexnet_book.train, full profile",
         "framework": f"alexnet_book ({book['backend']})",
-        "precision": book["precision"].removeprefix("mixed_"),
+        "precision": precision,
         "batch": book["batch"],
         "images_per_second": book["images_per_second"],
         "jit_compile": book["jit_compile"],
+        "precision_in_force": book["precision"],
     }
-    runs = [book_run] + (peer_runs(peer, book["batch"], book["precision"]) if peer else [])
-    by_key = {run.get("peer_key"): run["images_per_second"] for run in runs}
-    names = {
-        "batch": book["batch"],
-        "policy": book["precision"],
-        "torch": "bf16" if book["precision"].startswith("mixed") else "fp32",
+    ratios = {
+        ratio: {
+            "value": book["images_per_second"] / peer_runs[role]["images_per_second"],
+            "book": {"batch": book["batch"], "precision": precision},
+            "peer": {key: peer_runs[role][key] for key in ("peer_key", "name", "batch", "precision")},
+        }
+        for ratio, role in PEER_RATIOS.items()
+        if role in peer_runs
     }
-    ratios = {}
-    for ratio, key in (
-        ("book_over_torch_compile", "torch_b{batch}_{torch}_compile"),
-        ("book_over_torch_eager", "torch_b{batch}_{torch}"),
-        ("book_over_plain_keras", "keras_jax_b{batch}_{policy}_resize_in_model_spe1"),
-        ("book_over_seed_like_feed", f"keras_jax_b{SEED_BATCH}_float32_host_227_float32_spe1"),
-    ):
-        if by_key.get(key.format(**names)):
-            ratios[ratio] = book["images_per_second"] / by_key[key.format(**names)]
     record = {
         "date": datetime.date.today().isoformat(),
         "card": book["device"].removeprefix("GPU: "),
         "what": "training images per second after the compiling epoch, synthetic data; the book's full-profile "
-        "training beside peer_reference.py in one process, on one card",
-        "source": f"benchmarks/gpu_training.py, commit {commit[:12]}",
+        "training beside the peers of benchmarks/peers.py in one process, on one card",
+        "source": f"benchmarks/gpu_training.py and benchmarks/peers.py, commit {commit[:12]}",
         "commit": commit,
-        "software": _software(),
+        "software": software(),
         "training_flop_per_image": training_flop,
         "matmul": matmul,
-        "runs": runs,
+        "runs": [book_run, *peer_runs.values()],
+        "peer_failures": peer_failures or {},
         "ratios": ratios,
-        "utilization": book["images_per_second"] * training_flop / matmul["flop_per_second"],
+        "utilization": {
+            "value": book["images_per_second"] * training_flop / matmul["flop_per_second"],
+            "batch": book["batch"],
+            "precision": precision,
+            "matmul_dtype": matmul["dtype"],
+            "matmul_size": matmul["size"],
+        },
         "checkpoint_seconds_per_epoch": sum(book["checkpoint_seconds"]) / len(book["checkpoint_seconds"]),
         "projection": book["projection"],
         "book": book,
@@ -382,19 +450,19 @@ def main(argv=None) -> int:
         print(f"error: {error}", file=sys.stderr)
         return 2
     resume = None if args.no_resume_check else resume_check(args)
-    on_gpu = gpu_available()
-    size = args.matmul_size or (8192 if on_gpu else 1024)
-    dtype = "bfloat16" if on_gpu else "float32"
+    size = args.matmul_size or (8192 if gpu_available() else 1024)
+    dtype = peers.compute_dtype(book["policy"])  # the book's own: bfloat16 on the GPUs it targets, float32 on a CPU
     matmul = {"dtype": dtype, "size": size, "flop_per_second": matmul_flop_per_second(size, dtype, repeats=20)}
     training_flop = 3 * 2 * cost_table(build_alexnet("cifar10", raw_image_size=32), batch_size=128).total_multiply_adds
     started = time.perf_counter()
-    peer = None if args.no_peer else run_peer(args.peer_script, book["batch"], book["precision"])
-    record = make_record(book, peer, matmul, training_flop, resume)
+    peer_runs, failures = ({}, {}) if args.no_peer else run_peers(book["batch"], book["policy"])
+    record = make_record(book, peer_runs, matmul, training_flop, resume, failures)
     record["peer_seconds"] = time.perf_counter() - started
-    for name, value in record["ratios"].items():
-        print(f"RATIO {name}: {value:.2f}", flush=True)
+    for name, ratio in record["ratios"].items():
+        peer = ratio["peer"]
+        print(f"RATIO {name}: {ratio['value']:.2f} (over {peer['name']}, batch {peer['batch']})", flush=True)
     print(
-        f"UTILIZATION {record['utilization']:.1%} of the {dtype} matmul rate "
+        f"UTILIZATION {record['utilization']['value']:.1%} of the {dtype} matmul rate "
         f"({matmul['flop_per_second'] / 1e12:,.1f} TFLOP/s at {size}) at {training_flop / 1e9:.2f} GFLOP per image",
         flush=True,
     )
