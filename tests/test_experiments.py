@@ -1,5 +1,6 @@
 """The comparative-run harness of chapters 4 and 8: sizes, shared data, records, the table and the figure."""
 
+import dataclasses
 import math
 
 import keras
@@ -14,7 +15,9 @@ from alexnet_book.experiments import (
     ExperimentSizes,
     Recipe,
     RunRecord,
+    ablation_headline,
     alexnet_options,
+    beyond_chance,
     build_model,
     comparison_figure,
     describe_options,
@@ -22,6 +25,7 @@ from alexnet_book.experiments import (
     experiment_data,
     experiment_sizes,
     images_needed,
+    read_ablations,
     results_table,
     run_experiment,
     training_recipe,
@@ -314,3 +318,40 @@ def test_the_figure_shows_curves_bars_and_the_target(tiny_runs):
     import matplotlib.pyplot as plt
 
     plt.close(figure)
+
+
+# --------------------------------------------------------------------------------------------------
+# Reading ablations
+
+
+def test_beyond_chance_needs_more_than_three_standard_errors():
+    # 10 classes: chance 10%, three standard errors on 100 images 9 points, on 1,000 images 2.8 points
+    assert not beyond_chance(0.18, 100, 10) and beyond_chance(0.20, 100, 10)
+    assert beyond_chance(0.13, 1000, 10) and not beyond_chance(0.12, 1000, 10)
+
+
+def test_read_ablations_counts_only_changes_beyond_seed_and_sampling_noise(tiny_runs):
+    base = tiny_runs["a"]
+
+    def run(name, accuracy):
+        return dataclasses.replace(base, name=name, validation_accuracy=accuracy, validation_images=96, num_classes=10)
+
+    records = [
+        run("baseline", 0.50),
+        run("repeat", 0.50),  # two seeds that agree: the noise is sampling's, two standard errors = 10.2 points
+        run("one image more", 0.50 + 1 / 96),
+        run("big", 0.65),
+        run("big too", 0.35 + 0.2 / 96),  # -14.8 points: a tie with +15 within half an image
+    ]
+    reading = read_ablations(records, "baseline", "repeat")
+    assert reading.seed_difference == 0 and reading.noise == pytest.approx(2 * math.sqrt(0.25 / 96))
+    assert reading.beyond_noise == ("big", "big too")
+    assert reading.largest == ("big", "big too")
+    assert reading.changes["one image more"] == pytest.approx(1 / 96)
+    assert reading.baseline_learned
+    at_chance = read_ablations([run("baseline", 0.125), run("repeat", 0.2)], "baseline", "repeat")
+    assert not at_chance.baseline_learned and at_chance.noise == pytest.approx(0.075)
+    assert ablation_headline(at_chance, 0.125).startswith("each run is too short to measure anything: ")
+    assert ablation_headline(reading, 0.5).endswith("only beyond 10.2 points of noise")
+    with pytest.raises(ValueError, match="no run named 'nope'"):
+        read_ablations(records, "baseline", "nope")

@@ -403,6 +403,81 @@ def run_experiment(
 
 
 # --------------------------------------------------------------------------------------------------
+# Reading records: what a difference of accuracies can say
+
+
+def standard_error(accuracy: float, images: int) -> float:
+    """How much an accuracy measured on `images` images moves by chance alone: sqrt(p (1 - p) / n)."""
+    check_positive_int("images", images)
+    return math.sqrt(max(accuracy * (1 - accuracy), 0.0) / images)
+
+
+def beyond_chance(accuracy: float, images: int, classes: int) -> bool:
+    """Whether an accuracy on `images` images is clearly above guessing among `classes` classes: more than three
+    standard errors of a guesser's accuracy above 1 / classes (a guesser passes about once in 700 tries)."""
+    chance = 1 / classes
+    return accuracy > chance + 3 * standard_error(chance, images)
+
+
+@dataclass(frozen=True)
+class AblationReading:
+    """What a set of ablations can say against a baseline and the baseline repeated with another seed.
+
+    noise: the larger of the seed difference and two standard errors of the baseline's validation accuracy (with
+        few images, two seeds can agree by luck, and one image more or less must not count as a change);
+    changes: each ablation's validation accuracy minus the baseline's;
+    largest: the ablations with the largest change (several where they tie within half an image);
+    beyond_noise: the ablations whose change exceeds the noise;
+    baseline_learned: whether the baseline is clearly above chance (beyond_chance).
+    """
+
+    noise: float
+    seed_difference: float
+    changes: dict
+    largest: tuple
+    beyond_noise: tuple
+    baseline_learned: bool
+
+
+def read_ablations(records: Sequence[RunRecord], baseline: str, repeat: str) -> AblationReading:
+    """Read ablation records against the run named `baseline` and its repeat with another seed, `repeat`."""
+    by_name = {r.name: r for r in _check_records(records)}
+    missing = [name for name in (baseline, repeat) if name not in by_name]
+    if missing:
+        raise ValueError(f"no run named {', '.join(map(repr, missing))} among {', '.join(map(repr, by_name))}.")
+    base = by_name[baseline]
+    images = base.validation_images
+    seed_difference = abs(base.validation_accuracy - by_name[repeat].validation_accuracy)
+    noise = max(seed_difference, 2 * standard_error(base.validation_accuracy, images))
+    changes = {
+        r.name: r.validation_accuracy - base.validation_accuracy for r in records if r.name not in (baseline, repeat)
+    }
+    largest_size = max((abs(change) for change in changes.values()), default=0.0)
+    half_an_image = 0.5 / images
+    return AblationReading(
+        noise=noise,
+        seed_difference=seed_difference,
+        changes=changes,
+        largest=tuple(name for name, change in changes.items() if abs(change) > largest_size - half_an_image),
+        beyond_noise=tuple(name for name, change in changes.items() if abs(change) > noise),
+        baseline_learned=beyond_chance(base.validation_accuracy, images, base.num_classes),
+    )
+
+
+def ablation_headline(reading: AblationReading, baseline_accuracy: float) -> str:
+    """Chapter 8's first line after the colon: what its runs can say."""
+    if not reading.baseline_learned:
+        return (
+            f"each run is too short to measure anything: the baseline ended at {baseline_accuracy:.1%} validation "
+            "accuracy, not clearly above chance, so the runs only check that every variant builds and trains"
+        )
+    return (
+        f"the baseline reached {baseline_accuracy:.1%} validation accuracy, and a difference counts only beyond "
+        f"{reading.noise * 100:.1f} points of noise"
+    )
+
+
+# --------------------------------------------------------------------------------------------------
 # Gathering records
 
 
