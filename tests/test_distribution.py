@@ -20,16 +20,22 @@ import pytest
 
 from alexnet_book.distribution import (
     Collective,
-    GroupedLocalResponseNormalization,
     collectives,
     communication_table,
     compare_losses,
+    crossover_batch,
+    crossover_phrase,
+    describe_devices,
     layout_rules,
+    more_or_less,
     operations,
     shape_bytes,
     split_by_batch,
+    timing_caveat,
+    with_grouped_lrn,
+    with_lrn,
 )
-from alexnet_book.layers import LocalResponseNormalization
+from alexnet_book.layers import GroupedLocalResponseNormalization, LocalResponseNormalization
 
 # A compiled program in miniature: the notations XLA uses for groups, a combined all-reduce (a tuple),
 # an asynchronous all-gather (start and done: one op), and a fusion that only reads a collective's result.
@@ -52,17 +58,20 @@ HLO = "\n".join(
         ' dimensions={0}, metadata={op_name="jit(f)/fc7/dot_general"}',
         '  %ag-done = f32[16,8]{1,0} all-gather-done(%ag-start), metadata={op_name="jit(f)/fc7/dot_general"}',
         "  %cp = bf16[16]{0} collective-permute(%q), channel_id=2, source_target_pairs={{0,1},{1,0}}",
+        "  %halo = f32[6050,2,1]{2,1,0} collective-permute(%s), channel_id=3, source_target_pairs={{0,1}},"
+        ' metadata={op_name="jit(step)/jvp(lrn1)/conv_general_dilated"}',
         "  ROOT %rs = f32[4]{0} reduce-scatter(%r), replica_groups={{0,1}}, dimensions={0}, to_apply=%add",
         "}",
     ]
 )
-LAYERS = ["conv1", "conv2", "fc7"]
+LAYERS = ["conv1", "conv2", "lrn1", "fc7"]
 
 
 def test_collectives_are_read_with_their_shapes_groups_and_layers():
     found = collectives(HLO, LAYERS)
-    assert [op.op for op in found] == ["all-gather", "all-reduce", "all-gather", "collective-permute", "reduce-scatter"]
-    gather, reduce, async_gather, permute, scatter = found
+    kinds = ["all-gather", "all-reduce", "all-gather", "collective-permute", "collective-permute", "reduce-scatter"]
+    assert [op.op for op in found] == kinds
+    gather, reduce, async_gather, permute, halo, scatter = found
     assert gather.shapes == ("f32[2,27,27,96]",) and gather.result_bytes == 2 * 27 * 27 * 96 * 4
     assert (gather.group_size, gather.layer, gather.backward) == (2, "conv2", False)
     assert reduce.result_bytes == 4 + 11 * 11 * 3 * 96 * 4 and reduce.group_size == 2
@@ -70,15 +79,18 @@ def test_collectives_are_read_with_their_shapes_groups_and_layers():
     assert async_gather.shapes == ("f32[16,8]",) and async_gather.group_size == 4  # counted once, at -done
     assert async_gather.layer == "fc7"
     assert permute.result_bytes == 32 and permute.layer == "other"  # bf16: 2 bytes
+    assert (permute.pairs, permute.group_size) == (2, 2)
+    assert (halo.pairs, halo.group_size, halo.layer) == (1, 2, "lrn1")
     assert scatter.group_size == 2
 
 
 def test_bytes_sent_follow_the_ring_algorithms():
-    gather, reduce, async_gather, permute, scatter = collectives(HLO, LAYERS)
+    gather, reduce, async_gather, permute, halo, scatter = collectives(HLO, LAYERS)
     assert gather.bytes_sent == gather.result_bytes / 2
     assert reduce.bytes_sent == reduce.result_bytes  # 2 (n - 1) / n with n = 2
     assert async_gather.bytes_sent == 16 * 8 * 4 * 3 / 4
-    assert permute.bytes_sent == 32
+    assert permute.bytes_sent == 32  # both devices send their 32 bytes
+    assert halo.bytes_sent == 6050 * 2 * 4 / 2  # device 0 sends, device 1 does not: half on average
     assert scatter.bytes_sent == 16  # one share to the one other device
     alone = Collective("all-reduce", ("f32[8]",), 32, 1, "other", False, "")
     assert alone.bytes_sent == 0
@@ -94,6 +106,7 @@ def test_communication_table_and_split_by_batch():
     table = communication_table(collectives(HLO, LAYERS), per=2)
     assert table["conv2"] == {"ops": 1, "kinds": ["all-gather"], "bytes": 27 * 27 * 96 * 4 / 2}
     assert table["other"]["ops"] == 2 and table["other"]["kinds"] == ["collective-permute", "reduce-scatter"]
+    assert table["lrn1"] == {"ops": 1, "kinds": ["collective-permute"], "bytes": 6050 * 2 * 4 / 2 / 2}
     small = {
         "conv2": {"ops": 2, "kinds": ["all-gather"], "bytes": 1000.0 + 2 * 50},
         "fc7": {"ops": 1, "kinds": ["all-gather"], "bytes": 2 * 8.0},
@@ -150,18 +163,41 @@ def test_layout_rules_split_every_kernel_and_bias_on_its_output_channels():
     assert "flatten/output" not in pinned and "softmax/output" not in pinned
 
 
-def test_grouped_lrn_normalizes_each_group_on_its_own():
-    x = np.random.default_rng(0).normal(size=(2, 3, 3, 8)).astype("float32") * 30
-    lrn = dict(depth_radius=1, bias=1.0, alpha=0.5, beta=0.75)
-    grouped = keras.ops.convert_to_numpy(GroupedLocalResponseNormalization(2, **lrn)(x))
-    for half in (slice(0, 4), slice(4, 8)):
-        expected = keras.ops.convert_to_numpy(LocalResponseNormalization(**lrn)(x[..., half]))
-        np.testing.assert_allclose(grouped[..., half], expected, rtol=1e-6)
-    whole = keras.ops.convert_to_numpy(LocalResponseNormalization(**lrn)(x))
-    assert np.abs(whole - grouped)[..., 3:5].max() > 1e-3  # the maps at the boundary differ
-    np.testing.assert_allclose(whole[..., :3], grouped[..., :3], rtol=1e-6)
-    with pytest.raises(ValueError, match="groups"):
-        GroupedLocalResponseNormalization(0)
+def test_with_lrn_swaps_every_lrn_layer_keeping_names_and_constants():
+    class Halved(LocalResponseNormalization):
+        def window_sum(self, squares):
+            return super().window_sum(squares) / 2
+
+    net = tiny_chain()
+    copy = with_lrn(net, Halved)
+    layer = copy.get_layer("lrn1")
+    assert type(layer) is Halved and (layer.depth_radius, layer.alpha) == (1, 0.5)
+    assert [type(a).__name__ for a in copy.layers if "lrn" not in a.name] == [
+        type(a).__name__ for a in net.layers if "lrn" not in a.name
+    ]
+    grouped = with_grouped_lrn(net, groups=2).get_layer("lrn1")
+    assert isinstance(grouped, GroupedLocalResponseNormalization) and grouped.groups == 2
+    assert grouped.lrn.alpha == 0.5
+
+
+def test_crossover_batch_and_its_phrase():
+    # 100 bytes a step + 1 per image meets 0 + 3 per image at 50 images
+    assert crossover_batch(0, 3, 100, 1) == 50
+    assert crossover_batch(100, 1, 0, 3) == 50
+    assert crossover_batch(0, 1, 100, 3) is None  # fewer bytes at every batch
+    assert crossover_batch(0, 2, 100, 2) is None  # parallel lines
+    assert crossover_phrase(97.7) == "about 98 images" and crossover_phrase(938.2) == "about 938 images"
+    assert crossover_phrase(None) == "no batch size"
+
+
+def test_phrases_for_the_pages():
+    assert (
+        more_or_less(2, 1) == "more than" and more_or_less(1, 2) == "less than" and more_or_less(1, 1) == "as much as"
+    )
+    assert describe_devices(["cpu:0", "cpu:1"]) == "two virtual CPU devices that share one CPU's cores"
+    assert describe_devices(["gpu:0", "gpu:1"]) == "two GPUs"
+    assert "overheads" in timing_caveat(["cpu:0", "cpu:1"])
+    assert "transfers between them" in timing_caveat(["gpu:0", "gpu:1"])
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -187,6 +223,9 @@ SCRIPT = textwrap.dedent("""
     mesh = kd.DeviceMesh((1, 2), ("batch", "model"), devices)
     rng = np.random.default_rng(0)
     B = 4
+
+    def state_of(model):
+        return [v.value for v in model.trainable_variables], [v.value for v in model.non_trainable_variables]
 
     # 1. Two dense layers: the per-device program gathers fc1's 32 outputs before fc2, and the 8 logits
     #    before the softmax. Nothing else.
@@ -280,6 +319,45 @@ SCRIPT = textwrap.dedent("""
     explicit = np.asarray(chain_program(values, xc))
     out["chain_vs_grouped"] = float(np.abs(explicit - np.asarray(grouped(images))).max())
     out["chain_vs_plain"] = float(np.abs(explicit - np.asarray(net(images))).max())
+
+    # 4. LRN over the split channels, in the automatic split: the package's band-matrix product gathers every
+    #    channel; a windowed sum (a convolution along the channels) exchanges only the depth_radius maps next to
+    #    the boundary.
+    class WindowedLRN(LocalResponseNormalization):
+        def window_sum(self, squares):
+            rows = keras.ops.reshape(squares, (-1, squares.shape[-1], 1))
+            ones = keras.ops.ones((2 * self.depth_radius + 1, 1, 1))
+            return keras.ops.reshape(keras.ops.conv(rows, ones, padding="same"), keras.ops.shape(squares))
+
+    labels = kd.distribute_tensor(np.zeros(B, "int32"), cmp.get_data_layout((B,)))
+    out["lrn_exchanges"] = {}
+    for label, lrn_class in (("band", LocalResponseNormalization), ("windowed", WindowedLRN)):
+        with cmp.scope():
+            variant = d.with_lrn(net, lrn_class)
+        variant.set_weights(net.get_weights())
+        _, variant_step = d.loss_and_step(variant, cmp)
+        variant_state = state_of(variant)
+        found = d.collectives(d.compiled_hlo(variant_step, *variant_state, xc, labels), chain_names)
+        out["lrn_exchanges"][label] = [[op.op, op.backward, op.bytes_sent / B] for op in found if op.layer == "lrn1"]
+        out.setdefault("lrn_outputs", {})[label] = np.asarray(variant(images)).tolist()
+
+    # 5. A one-device reference on the mesh's first device, while the default device is another one (as on a
+    #    one-GPU machine whose mesh is made of CPU devices): DataParallel over that one device keeps the
+    #    variables, the batch and the step there, and the step exchanges nothing.
+    one = kd.DataParallel(devices=devices[:1])
+    home = one.device_mesh.backend_mesh.devices.item()
+    with jax.default_device(jax.devices()[1]):
+        with one.scope():
+            solo = dense_model()
+        _, solo_step = d.loss_and_step(solo, one)
+        solo_state = state_of(solo)
+        solo_batch = place(one)
+        out["solo_collectives"] = len(d.collectives(d.compiled_hlo(solo_step, *solo_state, *solo_batch), names))
+        solo_loss, solo_new = solo_step(*solo_state, *solo_batch)
+    out["solo_devices"] = sorted(
+        {str(device) for array in [*solo_state[0], *solo_batch, solo_loss, *solo_new] for device in array.devices()}
+    )
+    out["solo_home"] = str(home)
     print("RESULT " + json.dumps(out))
 """)
 
@@ -343,3 +421,20 @@ def test_grouped_layer_exchanges_nothing_and_matches_the_grouped_lrn_network(mea
     assert measured["chain_lrn_type"] == "GroupedLocalResponseNormalization"
     assert measured["chain_vs_grouped"] < 1e-6
     assert measured["chain_vs_plain"] > 1e-4  # with the book's LRN across the boundary it differs
+
+
+def test_a_windowed_lrn_exchanges_only_the_maps_its_window_needs(measured):
+    band, windowed = measured["lrn_exchanges"]["band"], measured["lrn_exchanges"]["windowed"]
+    # the band-matrix product: an all-gather of lrn1's whole input, 8 x 8 x 8 floats, half sent by each device
+    assert any(op == "all-gather" and sent == 8 * 8 * 4 * 4 for op, _, sent in band), band
+    # the windowed sum: collective-permutes only; each device sends the other depth_radius = 1 map of 8 x 8 floats,
+    # forward and again backward
+    assert {op for op, _, _ in windowed} == {"collective-permute"}, windowed
+    for backward in (False, True):
+        assert sum(sent for _, is_backward, sent in windowed if is_backward == backward) == 1 * 8 * 8 * 4
+    np.testing.assert_allclose(measured["lrn_outputs"]["windowed"], measured["lrn_outputs"]["band"], rtol=1e-5)
+
+
+def test_the_one_device_reference_stays_on_the_meshs_first_device(measured):
+    assert measured["solo_collectives"] == 0
+    assert measured["solo_devices"] == [measured["solo_home"]]

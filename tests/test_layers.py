@@ -1,11 +1,12 @@
-"""LocalResponseNormalization: the paper's formula, TensorFlow's op with the paper's constants, serialisation.
+"""LocalResponseNormalization: the paper's formula, TensorFlow's op with the paper's constants, serialisation, the
+window sum a subclass may replace. GroupedLocalResponseNormalization: each group on its own.
 RandomShift: pad-and-crop, every shift equally likely, unchanged at inference, and XLA stays on."""
 
 import keras
 import numpy as np
 import pytest
 
-from alexnet_book.layers import LocalResponseNormalization, RandomShift
+from alexnet_book.layers import GroupedLocalResponseNormalization, LocalResponseNormalization, RandomShift
 
 PAPER = dict(depth_radius=2, bias=2.0, alpha=1e-4, beta=0.75)
 
@@ -124,6 +125,67 @@ def test_gradients_flow_through_the_layer_in_training():
     assert history.history["loss"][-1] < history.history["loss"][0]
     conv_kernel_after = keras.ops.convert_to_numpy(model.trainable_weights[0])
     assert not np.allclose(conv_kernel_after, before[0])  # the conv below the LRN received gradients
+
+
+class ShiftedSliceLRN(LocalResponseNormalization):
+    """The same normalization with the window sum written as padded, shifted slices."""
+
+    def window_sum(self, squares):
+        r, channels = self.depth_radius, squares.shape[-1]
+        padded = keras.ops.pad(squares, [(0, 0)] * (len(squares.shape) - 1) + [(r, r)])
+        return sum(padded[..., i : i + channels] for i in range(2 * r + 1))
+
+
+def test_window_sum_is_the_sum_over_the_neighbouring_channels(activations):
+    squares = activations.astype("float64") ** 2
+    expected = np.stack([squares[..., max(0, i - 2) : i + 3].sum(-1) for i in range(96)], axis=-1)
+    band = keras.ops.convert_to_numpy(LocalResponseNormalization().window_sum(activations**2))
+    np.testing.assert_allclose(band, expected, rtol=1e-6)
+
+
+def test_a_subclass_may_compute_the_window_sum_another_way(activations):
+    lrn = dict(depth_radius=3, bias=1.5, alpha=2e-4, beta=0.6)
+    shifted = keras.ops.convert_to_numpy(ShiftedSliceLRN(**lrn)(activations))
+    np.testing.assert_allclose(shifted, reference_lrn(activations, **lrn), rtol=1e-5)
+
+    class NoWindow(LocalResponseNormalization):
+        def window_sum(self, squares):
+            return keras.ops.zeros_like(squares)
+
+    # call() uses the subclass's sum: with none, every value is divided by bias ** beta
+    np.testing.assert_allclose(keras.ops.convert_to_numpy(NoWindow()(activations)), activations / 2**0.75, rtol=1e-6)
+
+
+def test_grouped_lrn_normalizes_each_group_on_its_own():
+    x = np.random.default_rng(0).normal(size=(2, 3, 3, 8)).astype("float32") * 30
+    lrn = dict(depth_radius=1, bias=1.0, alpha=0.5, beta=0.75)
+    grouped = keras.ops.convert_to_numpy(GroupedLocalResponseNormalization(2, **lrn)(x))
+    for half in (slice(0, 4), slice(4, 8)):
+        expected = keras.ops.convert_to_numpy(LocalResponseNormalization(**lrn)(x[..., half]))
+        np.testing.assert_allclose(grouped[..., half], expected, rtol=1e-6)
+    whole = keras.ops.convert_to_numpy(LocalResponseNormalization(**lrn)(x))
+    assert np.abs(whole - grouped)[..., 3:5].max() > 1e-3  # the maps at the boundary differ
+    np.testing.assert_allclose(whole[..., :3], grouped[..., :3], rtol=1e-6)
+
+
+def test_grouped_lrn_refuses_bad_groups_and_round_trips_its_config():
+    with pytest.raises(ValueError, match="groups must be a whole number"):
+        GroupedLocalResponseNormalization(0)
+    with pytest.raises(ValueError, match="do not split into 3 equal groups"):
+        GroupedLocalResponseNormalization(3)(np.ones((1, 2, 2, 8), "float32"))
+    layer = GroupedLocalResponseNormalization(4, depth_radius=1, bias=1.0, alpha=0.5, beta=0.5, name="g")
+    clone = GroupedLocalResponseNormalization.from_config(layer.get_config())
+    assert (clone.groups, clone.lrn.depth_radius, clone.lrn.bias, clone.lrn.alpha, clone.lrn.beta, clone.name) == (
+        4,
+        1,
+        1.0,
+        0.5,
+        0.5,
+        "g",
+    )
+    assert keras.saving.get_registered_name(GroupedLocalResponseNormalization) == (
+        "alexnet_book>GroupedLocalResponseNormalization"
+    )
 
 
 def shifts_found(images, shifted, max_shift=4):

@@ -10,9 +10,12 @@ every layer on each), and trains it data-parallel for comparison. This module ho
   bytes each one moves and the layer it belongs to, per image and per step; `operations` lists any other kind
   of instruction (e.g. the convolutions, with the shape each device computes). Plain text parsing,
   backend-neutral (the text comes from XLA).
-- `GroupedLocalResponseNormalization` and `with_grouped_lrn`: the paper's normalization as each GPU computed it,
-  over the maps of its own half only. Backend-neutral.
-- `compare_losses`: the equivalence check (the same loss, within a tolerance, on every set-up). Backend-neutral.
+- `with_lrn` and `with_grouped_lrn`: a copy of a model with another LRN layer, e.g. the paper's normalization as
+  each GPU computed it, over the maps of its own half only (`layers.GroupedLocalResponseNormalization`).
+- `compare_losses`: the equivalence check (the same loss, within a tolerance, on every set-up); `crossover_batch`:
+  the batch at which two set-ups send the same bytes per step. Backend-neutral.
+- Short phrases a page glues into its sentences: `describe_devices`, `timing_caveat`, `crossover_phrase`,
+  `more_or_less`.
 - JAX only (they say so, and raise a clear error on another backend): `choose_devices`, `loss_and_step`,
   `per_device_forward` (the paper's program written per device, with jax.shard_map), `place`, `compiled_hlo`,
   `bytes_per_device`, `time_call`.
@@ -27,6 +30,9 @@ from dataclasses import dataclass
 
 import keras
 
+from alexnet_book.layers import GroupedLocalResponseNormalization, LocalResponseNormalization
+
+_LRN_LAYERS = (LocalResponseNormalization, GroupedLocalResponseNormalization)  # subclasses count too
 COLLECTIVE_OPS = ("all-gather", "all-reduce", "reduce-scatter", "collective-permute", "all-to-all")
 
 # Bytes per element of the HLO element types (pred is stored as one byte).
@@ -85,7 +91,7 @@ def layout_rules(model, model_axis="model", batch_axis="batch", activations=Fals
             keras.layers.Dense,
             keras.layers.MaxPooling2D,
             keras.layers.Dropout,
-            _lrn_types(),
+            *_LRN_LAYERS,
         )
         started = False
         for layer in model.layers:
@@ -115,80 +121,28 @@ def _output_layer_name(model) -> str:
     return model.layers[-1].name
 
 
-def _lrn_types():
-    """The LRN layer classes (the book's and the grouped one), for isinstance checks."""
-    from alexnet_book.layers import LocalResponseNormalization
-
-    return (LocalResponseNormalization, GroupedLocalResponseNormalization)
-
-
 # --------------------------------------------------------------------------------------------------------------
-# The paper's LRN, one GPU at a time (backend-neutral)
+# Another LRN in a copy of a model (backend-neutral)
 
 
-@keras.saving.register_keras_serializable(package="alexnet_book")
-class GroupedLocalResponseNormalization(keras.layers.Layer):
-    """Local response normalization within each of `groups` equal blocks of channels.
-
-    The book's LocalResponseNormalization sums over the 5 neighbouring maps across all channels. On the paper's
-    two GPUs each card held half the maps and, since the cards exchanged data only at conv3 and the dense layers,
-    normalized over its own half: the maps at the edge of a half see fewer neighbours. That is this layer with
-    groups=2. It differs from the book's layer only in the 2 * depth_radius maps nearest each boundary.
-    """
-
-    def __init__(
-        self,
-        groups: int = 2,
-        depth_radius: int = 2,
-        bias: float = 2.0,
-        alpha: float = 1e-4,
-        beta: float = 0.75,
-        **kwargs,
-    ):
-        super().__init__(**kwargs)
-        from alexnet_book.layers import LocalResponseNormalization
-
-        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-            raise ValueError(f"groups must be a whole number >= 1, got {groups!r}.")
-        self.groups = groups
-        self.lrn = LocalResponseNormalization(depth_radius, bias, alpha, beta, dtype=self.dtype_policy)
-
-    def call(self, inputs):
-        channels = inputs.shape[-1]
-        if channels is None or channels % self.groups:
-            raise ValueError(f"{channels} channels do not split into {self.groups} equal groups.")
-        parts = keras.ops.split(inputs, self.groups, axis=-1)
-        return keras.ops.concatenate([self.lrn(part) for part in parts], axis=-1)
-
-    def compute_output_shape(self, input_shape):
-        return input_shape
-
-    def get_config(self):
-        config = super().get_config()
-        config.update(
-            groups=self.groups,
-            depth_radius=self.lrn.depth_radius,
-            bias=self.lrn.bias,
-            alpha=self.lrn.alpha,
-            beta=self.lrn.beta,
-        )
-        return config
-
-
-def with_grouped_lrn(model, groups: int = 2):
-    """A copy of the functional `model` whose LocalResponseNormalization layers normalize within `groups`
-    blocks of channels (GroupedLocalResponseNormalization, same name and constants), as the paper's GPUs did.
-    The copy has new, freshly initialized variables: copy the weights over with set_weights."""
-    from alexnet_book.layers import LocalResponseNormalization
+def with_lrn(model, lrn_class, **options):
+    """A copy of the functional `model` whose LocalResponseNormalization layers are `lrn_class` layers with the
+    same name and constants (depth_radius, bias, alpha, beta) and `options`. The copy has new, freshly initialized
+    variables (built in the distribution scope in force, if any): copy the weights over with set_weights."""
 
     def clone(layer):
         if type(layer) is LocalResponseNormalization:
-            return GroupedLocalResponseNormalization(
-                groups, layer.depth_radius, layer.bias, layer.alpha, layer.beta, name=layer.name
-            )
+            constants = {key: getattr(layer, key) for key in ("depth_radius", "bias", "alpha", "beta")}
+            return lrn_class(**constants, **options, name=layer.name)
         return layer.__class__.from_config(layer.get_config())
 
     return keras.models.clone_model(model, clone_function=clone)
+
+
+def with_grouped_lrn(model, groups: int = 2):
+    """A copy of `model` that normalizes within `groups` blocks of channels, as the paper's GPUs did
+    (`with_lrn` with GroupedLocalResponseNormalization)."""
+    return with_lrn(model, GroupedLocalResponseNormalization, groups=groups)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -202,10 +156,12 @@ class Collective:
     op: "all-gather", "all-reduce", "reduce-scatter", "collective-permute" or "all-to-all".
     shapes: the HLO shapes it produces on one device, e.g. ("f32[2,27,27,96]",).
     result_bytes: bytes of what it produces on one device.
-    group_size: devices in each of its groups (the peers that exchange data).
+    group_size: devices in each of its groups (the peers that exchange data); for a collective-permute, the
+        devices that appear in its source -> target pairs.
     layer: the layer it belongs to (the first component of the op's name that is a layer name), or "other".
     backward: True when it is part of the gradient computation (JAX names those ops "transpose(...)").
     op_name: the op's full name from the program's metadata.
+    pairs: for a collective-permute, how many source -> target pairs it has (each source sends its R bytes).
     """
 
     op: str
@@ -215,16 +171,21 @@ class Collective:
     layer: str
     backward: bool
     op_name: str
+    pairs: int = 0
 
     @property
     def bytes_sent(self) -> float:
         """Bytes each device sends for this op, with the usual ring algorithms (n = group size, R = result):
         all-gather R (n-1)/n; all-reduce 2 R (n-1)/n (a reduce-scatter, then an all-gather); reduce-scatter
-        R (n-1) (R is one device's share); all-to-all R (n-1)/n; collective-permute R. An estimate of the
-        traffic, not a measurement: libraries choose other algorithms at other sizes."""
+        R (n-1) (R is one device's share); all-to-all R (n-1)/n; collective-permute R per pair, averaged over
+        its n devices (a halo exchange between two devices is often two permutes of one pair each: each device
+        sends R once). An estimate of the traffic, not a measurement: libraries choose other algorithms at other
+        sizes."""
         n, r = self.group_size, self.result_bytes
         if n <= 1:
             return 0.0
+        if self.op == "collective-permute" and self.pairs:
+            return r * self.pairs / n
         return {
             "all-gather": r * (n - 1) / n,
             "all-reduce": 2 * r * (n - 1) / n,
@@ -262,9 +223,18 @@ def _group_size(rest: str, default: int) -> int:
     listed = re.search(r"replica_groups=\{\{([^}]*)\}", rest)
     if listed:
         return len([d for d in listed.group(1).split(",") if d.strip()])
-    if re.search(r"source_target_pairs=", rest):
-        return 2
+    pairs = _permute_pairs(rest)
+    if pairs:
+        return len({device for pair in pairs for device in pair})
     return default
+
+
+def _permute_pairs(rest: str) -> list[tuple[int, int]]:
+    """The source -> target pairs of a collective-permute ("source_target_pairs={{0,1},{1,0}}"), or []."""
+    listed = re.search(r"source_target_pairs=\{((?:\{\d+,\d+\},?)*)\}", rest)
+    if not listed:
+        return []
+    return [(int(a), int(b)) for a, b in re.findall(r"\{(\d+),(\d+)\}", listed.group(1))]
 
 
 def collectives(hlo_text: str, layer_names=(), num_devices: int = 2) -> list[Collective]:
@@ -301,6 +271,7 @@ def collectives(hlo_text: str, layer_names=(), num_devices: int = 2) -> list[Col
                 layer=layer,
                 backward="transpose(" in op_name,
                 op_name=op_name,
+                pairs=len(_permute_pairs(rest)),
             )
         )
     return found
@@ -389,6 +360,47 @@ def compare_losses(losses: dict, reference: str, rtol: float) -> dict[str, float
                 f"{differences[name]:.2e} is above the tolerance {rtol:.0e}"
             )
     return differences
+
+
+def crossover_batch(fixed_a: float, per_image_a: float, fixed_b: float, per_image_b: float) -> float | None:
+    """The batch at which set-ups a and b send the same bytes per step, each sending fixed + per_image * batch,
+    or None where the two lines do not cross at a batch above 0 (one of them sends less at every batch)."""
+    if per_image_a == per_image_b:
+        return None
+    batch = (fixed_b - fixed_a) / (per_image_a - per_image_b)
+    return batch if batch > 0 else None
+
+
+# --------------------------------------------------------------------------------------------------------------
+# Short phrases for the pages (the sentence around them is the page's)
+
+
+def crossover_phrase(batch: float | None) -> str:
+    """`crossover_batch`'s answer in words: "about 98 images", or "no batch size" where the lines do not cross."""
+    return "no batch size" if batch is None else f"about {batch:,.0f} images"
+
+
+def more_or_less(a: float, b: float) -> str:
+    """How a compares with b, for "a sends ... b": "more than", "less than" or "as much as"."""
+    return "more than" if a > b else "less than" if a < b else "as much as"
+
+
+def describe_devices(devices) -> str:
+    """What the mesh's devices are ("cpu:0", "gpu:1", as Keras names them): "two virtual CPU devices that share
+    one CPU's cores", "two GPUs", "two TPUs"."""
+    kinds = {name.split(":")[0] for name in devices}
+    count = {1: "one", 2: "two", 4: "four", 8: "eight"}.get(len(devices), str(len(devices)))
+    if kinds == {"cpu"}:
+        return f"{count} virtual CPU devices that share one CPU's cores"
+    return f"{count} {'/'.join(sorted(kinds)).upper()}s"
+
+
+def timing_caveat(devices) -> str:
+    """What a step time measured on `devices` can say: on CPU devices, which share one processor, it compares the
+    programs' overheads (copies, work done twice), not what separate accelerators would gain."""
+    if all(name.startswith("cpu") for name in devices):
+        return "the times compare the programs' overheads on one processor, not what two GPUs would gain"
+    return "the times include the transfers between them"
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -498,7 +510,7 @@ def per_device_forward(model, device_mesh, model_axis="model", batch_axis="batch
             if layer.use_bias:
                 x = x + weights[position[layer.bias.path]]
             return layer.activation(x), True
-        if split and isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.Dropout, *_lrn_types())):
+        if split and isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.Dropout, *_LRN_LAYERS)):
             return layer(x, training=False), True  # each device's own maps
         if split:  # flatten, the softmax, anything else: they need every channel
             x = gather(x)
