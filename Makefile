@@ -1,22 +1,30 @@
 # Two commands do everything on a fresh machine: `make book` and `make test` (see README.md).
 PYTHON ?= python3
-VENV := .venv
+# CONSTRAINTS=constraints/colab.txt installs Colab's versions instead of the newest in range (CI runs `make test`
+# so), in an environment of its own: .venv-colab, unless VENV says otherwise.
+CONSTRAINTS =
+VENV = $(if $(CONSTRAINTS),.venv-$(basename $(notdir $(CONSTRAINTS))),.venv)
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+INSTALL_PLAN := $(PYTHON) tools/install_plan.py requirements.txt
 
-.PHONY: install book test test-jax linkcheck browser clean-notebooks clean
+.PHONY: install install-plan book test test-jax linkcheck browser clean-notebooks clean
 
 install: $(INSTALLED)
 
-# The environment: requirements.txt, with tensorflow-cpu (the same releases without CUDA, a smaller
-# download that prints no CUDA errors) in place of tensorflow where there is no NVIDIA GPU.
-$(INSTALLED): requirements.txt pyproject.toml
+# The environment: requirements.txt with TensorFlow and JAX in the build that suits the machine
+# (tools/install_plan.py): their CUDA wheels on Linux with an NVIDIA GPU, tensorflow-cpu on Linux without one,
+# tensorflow on macOS.
+$(INSTALLED): requirements.txt pyproject.toml tools/install_plan.py $(CONSTRAINTS)
 	$(PYTHON) -m venv $(VENV)
 	$(BIN)/python -m pip install --quiet --upgrade pip
-	if nvidia-smi >/dev/null 2>&1; then cp requirements.txt $(VENV)/requirements.txt; \
-	else sed 's/^tensorflow>/tensorflow-cpu>/' requirements.txt > $(VENV)/requirements.txt; fi
-	$(BIN)/python -m pip install --quiet -r $(VENV)/requirements.txt -e '.[test]'
+	$(INSTALL_PLAN) > $(VENV)/requirements.txt
+	$(BIN)/python -m pip install --quiet -r $(VENV)/requirements.txt -e '.[test]' $(if $(CONSTRAINTS),--constraint $(CONSTRAINTS))
 	touch $@
+
+# Prints the requirements `make install` would install on this machine, and why, without installing anything.
+install-plan:
+	@$(INSTALL_PLAN)
 
 # Executes every chapter (profile auto: full on a GPU, quick on a CPU; ALEXNET_BOOK_PROFILE=smoke for a
 # fast build) once, caches the results, and writes the site to _build/html. Warnings are errors.
@@ -30,13 +38,14 @@ book: $(INSTALLED)
 # Package tests, notebook hygiene, every chapter under papermill (PROFILE=smoke), and the built site, the last
 # also in a headless browser (tests/test_site.py; screenshots of every page in _build/test/screenshots/).
 test: $(INSTALLED) browser
-	$(BIN)/python -m pytest
+	$(if $(CONSTRAINTS),ALEXNET_BOOK_CONSTRAINTS=$(CONSTRAINTS)) $(BIN)/python -m pytest
 
 # The chapters again on the JAX backend (the package is backend-neutral Keras 3): notebook hygiene, every chapter
 # under papermill (PROFILE=smoke, KERAS_BACKEND=jax), the site built from those runs and its pages checked, in
 # _build/test-jax/, and the rehearsal of the full profile on JAX. CI runs it beside `make test`.
 test-jax: $(INSTALLED)
-	KERAS_BACKEND=jax $(BIN)/python -m pytest tests/test_notebooks.py tests/test_full_rehearsal.py
+	KERAS_BACKEND=jax $(if $(CONSTRAINTS),ALEXNET_BOOK_CONSTRAINTS=$(CONSTRAINTS)) \
+		$(BIN)/python -m pytest tests/test_notebooks.py tests/test_full_rehearsal.py
 
 # The browser test drives Debian's Chromium and ChromeDriver: installed here where missing and we are root with
 # apt-get (as CI is). Elsewhere the test skips and says what to install (under CI=true it fails instead).

@@ -1,8 +1,11 @@
 """The chapters' Colab setup cell, run in a clean environment: it installs the book's package and nothing else.
 
 The environment stands in for Colab: a new virtual environment whose Python sees this test environment's packages
-(TensorFlow, Keras, numpy, matplotlib, as Colab has them) but not the book's package. The setup cell is chapter 1's,
-as stored; ALEXNET_BOOK_SOURCE points it at a copy of this checkout instead of the repository on GitHub.
+(TensorFlow, Keras, numpy, matplotlib, as Colab has them) but not the book's package. In CI's TensorFlow run
+(`make test CONSTRAINTS=constraints/colab.txt`) those are Colab's own versions, so the setup cell is tried against
+what Colab has. The setup cell is chapter 1's, as stored; ALEXNET_BOOK_SOURCE points it at a copy of this checkout
+instead of the repository on GitHub, which pip builds and installs; `pip freeze` before and after shows that no
+package Colab has was added, upgraded or removed.
 """
 
 from __future__ import annotations
@@ -25,7 +28,7 @@ COLAB_SHIPS = {"keras", "numpy", "matplotlib", "scikit-learn", "scipy", "pandas"
 # What a pip build of the package does not need, or must not see (a local build, an editable install's metadata).
 NOT_COPIED = shutil.ignore_patterns(
     ".git",
-    ".venv",
+    ".venv*",
     "_build",
     "build",
     "runs",
@@ -75,6 +78,15 @@ def run(python: Path, code: str, **env) -> subprocess.CompletedProcess:
     return subprocess.run([str(python), "-c", code], capture_output=True, text=True, env=clean, cwd=python.parent)
 
 
+def frozen(python: Path) -> set[str]:
+    """`pip freeze --all` of the environment: every distribution it can import, the preinstalled ones too."""
+    result = run(
+        python, "import sys, runpy; sys.argv = ['pip', 'freeze', '--all']; runpy.run_module('pip', run_name='__main__')"
+    )
+    assert result.returncode == 0, f"pip freeze failed in the Colab stand-in:\n{result.stderr[-2000:]}"
+    return set(result.stdout.splitlines())
+
+
 def installed(python: Path) -> set[str]:
     """Distributions in the venv's own site-packages (what an install added), not the preinstalled ones."""
     listing = run(
@@ -97,7 +109,7 @@ def test_setup_cell_installs_the_package_and_nothing_else_in_a_clean_environment
 
     source = tmp_path / "alexnet-book"
     shutil.copytree(REPO_ROOT, source, ignore=NOT_COPIED)
-    before = installed(python)
+    before, freeze_before = installed(python), frozen(python)
     cell = setup_cell_source()
     first = run(python, cell, ALEXNET_BOOK_SOURCE=str(source))
     assert first.returncode == 0, (
@@ -108,6 +120,12 @@ def test_setup_cell_installs_the_package_and_nothing_else_in_a_clean_environment
         f"the setup cell installed {sorted(added)}; it must install alexnet_book only (Colab's TensorFlow, Keras, "
         "numpy and matplotlib are used as they are): check pyproject.toml's dependencies"
     )
+    freeze_after = frozen(python)
+    changed = sorted((freeze_before ^ freeze_after) - {line for line in freeze_after if is_the_book(line)})
+    assert not changed, (
+        f"installing the package changed packages Colab already has (lines of `pip freeze` before ^ after): {changed}"
+    )
+    assert any(is_the_book(line) for line in freeze_after - freeze_before), "pip freeze does not show alexnet-book"
 
     imported = run(
         python,
@@ -126,6 +144,10 @@ def test_setup_cell_installs_the_package_and_nothing_else_in_a_clean_environment
     assert again.returncode == 0 and again.stdout.strip() == "done", (
         f"run a second time (package present), the setup cell must do nothing:\n{again.stdout}{again.stderr[-2000:]}"
     )
+
+
+def is_the_book(freeze_line: str) -> bool:
+    return re.split(r"[ =@]", freeze_line, maxsplit=1)[0].lower().replace("_", "-") == "alexnet-book"
 
 
 def test_the_package_depends_only_on_what_colab_ships():

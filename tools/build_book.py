@@ -407,6 +407,10 @@ def main(argv: list[str] | None = None) -> int:
         parser.error(f"no _config.yml in {book}")
     if not package.is_dir():
         parser.error(f"no package source folder {package}")
+    import_book_package()
+    from alexnet_book.hardware import stop_if_gpu_unused
+
+    stop_if_gpu_unused()  # an NVIDIA GPU the Keras backend cannot use stops the build before anything executes
 
     environment = dict(os.environ)  # for the build, before resolve_profile quiets TensorFlow here
     try:

@@ -45,13 +45,19 @@ def show_warning(title: str, message: str) -> None:
 
 def start_page(profile: str = "auto", seed: int = 42) -> str:
     """What every chapter does first: resolve PROFILE (auto -> smoke/quick/full), seed the generators, print the
-    versions, backend and devices, and glue the profile as "profile". Returns the resolved profile."""
+    versions, backend and devices, and glue the profile as "profile". Returns the resolved profile.
+
+    On a machine whose NVIDIA GPU the Keras backend cannot use, a warning first says so and how to fix it (as
+    `make book` does, which stops there), unless a CPU profile was chosen deliberately."""
     import keras
 
-    from alexnet_book.hardware import describe_environment
+    from alexnet_book.hardware import describe_environment, unused_gpu_warning
     from alexnet_book.profiles import resolve_profile
 
     resolved = resolve_profile(profile)
+    unused_gpu = unused_gpu_warning(profile)
+    if unused_gpu:
+        show_warning("This machine's GPU is not used", unused_gpu)
     keras.utils.set_random_seed(seed)
     print(describe_environment())
     print("profile:", resolved)
