@@ -1,9 +1,9 @@
-"""alexnet_book.distribution: layouts, reading collectives from compiled programs, the per-device program.
+"""alexnet_book.distribution: layouts, the per-device program, and the collectives of the programs it compiles.
 
-The text parsing and the layouts are tested here, on any backend. Everything that compiles runs in a
-subprocess on the JAX backend with two virtual CPU devices: XLA_FLAGS must be set before JAX starts, and this
-process may already have imported keras with TensorFlow. The subprocess uses tiny networks whose collectives
-are known in advance, and prints what it measured as JSON; the tests below check it.
+The layouts are tested here on any backend (the text parsing of alexnet_book.hlo in test_hlo.py). Everything that
+compiles runs in a subprocess on the JAX backend with two virtual CPU devices: XLA_FLAGS must be set before JAX
+starts, and this process may already have imported keras with TensorFlow. The subprocess uses tiny networks whose
+collectives are known in advance, and prints what it measured as JSON; the tests below check it.
 """
 
 from __future__ import annotations
@@ -19,110 +19,13 @@ import numpy as np
 import pytest
 
 from alexnet_book.distribution import (
-    Collective,
-    collectives,
-    communication_table,
     compare_losses,
     crossover_batch,
-    crossover_phrase,
-    describe_devices,
     layout_rules,
-    more_or_less,
-    operations,
-    shape_bytes,
-    split_by_batch,
-    timing_caveat,
     with_grouped_lrn,
     with_lrn,
 )
 from alexnet_book.layers import GroupedLocalResponseNormalization, LocalResponseNormalization
-
-# A compiled program in miniature: the notations XLA uses for groups, a combined all-reduce (a tuple),
-# an asynchronous all-gather (start and done: one op), and a fusion that only reads a collective's result.
-HLO = "\n".join(
-    [
-        "HloModule jit_step",
-        "ENTRY %main {",
-        "  %all-gather.3 = f32[2,27,27,96]{2,1,0,3} all-gather(%x), channel_id=4,"
-        " replica_groups=mesh['axis_0'=1,'axis_1'=2] {'axis_1'}, dimensions={3}, use_global_device_ids=true,"
-        ' metadata={op_name="jit(step)/jvp(conv2)/conv_general_dilated" stack_frame_id=29}',
-        "  %fusion.1 = f32[2,27,27,96]{3,2,1,0} fusion(%all-gather.3), kind=kLoop, calls=%wrapped,"
-        ' metadata={op_name="jit(step)/jvp(conv2)/conv_general_dilated"}',
-        "  %convolution.19 = f32[2,27,27,256]{3,2,1,0} convolution(%fusion.1, %k), window={size=5x5 pad=2_2x2_2},"
-        " dim_labels=b01f_01io->b01f, feature_group_count=2,"
-        ' metadata={op_name="jit(step)/jvp(conv2)/conv_general_dilated"}',
-        "  %all-reduce.17 = (f32[], f32[11,11,3,96]{3,2,1,0}) all-reduce(%a, %b), channel_id=9,"
-        " replica_groups=[1,2]<=[2], to_apply=%add,"
-        ' metadata={op_name="jit(step)/transpose(jvp(conv1))/conv_general_dilated"}',
-        "  %ag-start = (f32[4,8]{1,0}, f32[16,8]{1,0}) all-gather-start(%p), replica_groups={{0,1,2,3}},"
-        ' dimensions={0}, metadata={op_name="jit(f)/fc7/dot_general"}',
-        '  %ag-done = f32[16,8]{1,0} all-gather-done(%ag-start), metadata={op_name="jit(f)/fc7/dot_general"}',
-        "  %cp = bf16[16]{0} collective-permute(%q), channel_id=2, source_target_pairs={{0,1},{1,0}}",
-        "  %halo = f32[6050,2,1]{2,1,0} collective-permute(%s), channel_id=3, source_target_pairs={{0,1}},"
-        ' metadata={op_name="jit(step)/jvp(lrn1)/conv_general_dilated"}',
-        "  ROOT %rs = f32[4]{0} reduce-scatter(%r), replica_groups={{0,1}}, dimensions={0}, to_apply=%add",
-        "}",
-    ]
-)
-LAYERS = ["conv1", "conv2", "lrn1", "fc7"]
-
-
-def test_collectives_are_read_with_their_shapes_groups_and_layers():
-    found = collectives(HLO, LAYERS)
-    kinds = ["all-gather", "all-reduce", "all-gather", "collective-permute", "collective-permute", "reduce-scatter"]
-    assert [op.op for op in found] == kinds
-    gather, reduce, async_gather, permute, halo, scatter = found
-    assert gather.shapes == ("f32[2,27,27,96]",) and gather.result_bytes == 2 * 27 * 27 * 96 * 4
-    assert (gather.group_size, gather.layer, gather.backward) == (2, "conv2", False)
-    assert reduce.result_bytes == 4 + 11 * 11 * 3 * 96 * 4 and reduce.group_size == 2
-    assert (reduce.layer, reduce.backward) == ("conv1", True)
-    assert async_gather.shapes == ("f32[16,8]",) and async_gather.group_size == 4  # counted once, at -done
-    assert async_gather.layer == "fc7"
-    assert permute.result_bytes == 32 and permute.layer == "other"  # bf16: 2 bytes
-    assert (permute.pairs, permute.group_size) == (2, 2)
-    assert (halo.pairs, halo.group_size, halo.layer) == (1, 2, "lrn1")
-    assert scatter.group_size == 2
-
-
-def test_bytes_sent_follow_the_ring_algorithms():
-    gather, reduce, async_gather, permute, halo, scatter = collectives(HLO, LAYERS)
-    assert gather.bytes_sent == gather.result_bytes / 2
-    assert reduce.bytes_sent == reduce.result_bytes  # 2 (n - 1) / n with n = 2
-    assert async_gather.bytes_sent == 16 * 8 * 4 * 3 / 4
-    assert permute.bytes_sent == 32  # both devices send their 32 bytes
-    assert halo.bytes_sent == 6050 * 2 * 4 / 2  # device 0 sends, device 1 does not: half on average
-    assert scatter.bytes_sent == 16  # one share to the one other device
-    alone = Collective("all-reduce", ("f32[8]",), 32, 1, "other", False, "")
-    assert alone.bytes_sent == 0
-
-
-def test_shape_bytes_of_tuples_and_element_types():
-    assert shape_bytes("(f32[2,3]{1,0}, bf16[4]{0}, pred[8]{0}, s8[3])") == 24 + 8 + 8 + 3
-    assert shape_bytes("f32[]") == 4
-    assert shape_bytes("token[]") == 0
-
-
-def test_communication_table_and_split_by_batch():
-    table = communication_table(collectives(HLO, LAYERS), per=2)
-    assert table["conv2"] == {"ops": 1, "kinds": ["all-gather"], "bytes": 27 * 27 * 96 * 4 / 2}
-    assert table["other"]["ops"] == 2 and table["other"]["kinds"] == ["collective-permute", "reduce-scatter"]
-    assert table["lrn1"] == {"ops": 1, "kinds": ["collective-permute"], "bytes": 6050 * 2 * 4 / 2 / 2}
-    small = {
-        "conv2": {"ops": 2, "kinds": ["all-gather"], "bytes": 1000.0 + 2 * 50},
-        "fc7": {"ops": 1, "kinds": ["all-gather"], "bytes": 2 * 8.0},
-    }
-    large = {
-        "conv2": {"ops": 2, "kinds": ["all-gather"], "bytes": 1000.0 + 4 * 50},
-        "fc7": {"ops": 1, "kinds": ["all-gather"], "bytes": 4 * 8.0},
-    }
-    split = split_by_batch(small, large, 2, 4)
-    assert split["conv2"]["per_image"] == 50 and split["conv2"]["per_step"] == 1000
-    assert split["fc7"]["per_image"] == 8 and split["fc7"]["per_step"] == 0
-
-
-def test_operations_reads_grouped_convolutions():
-    (conv,) = operations(HLO, "convolution", LAYERS)
-    assert conv == {"layer": "conv2", "shape": "f32[2,27,27,256]", "feature_group_count": 2, "backward": False}
 
 
 def test_compare_losses_passes_within_and_fails_beyond_the_tolerance():
@@ -180,24 +83,12 @@ def test_with_lrn_swaps_every_lrn_layer_keeping_names_and_constants():
     assert grouped.lrn.alpha == 0.5
 
 
-def test_crossover_batch_and_its_phrase():
+def test_crossover_batch():
     # 100 bytes a step + 1 per image meets 0 + 3 per image at 50 images
     assert crossover_batch(0, 3, 100, 1) == 50
     assert crossover_batch(100, 1, 0, 3) == 50
     assert crossover_batch(0, 1, 100, 3) is None  # fewer bytes at every batch
     assert crossover_batch(0, 2, 100, 2) is None  # parallel lines
-    assert crossover_phrase(97.7) == "about 98 images" and crossover_phrase(938.2) == "about 938 images"
-    assert crossover_phrase(None) == "no batch size"
-
-
-def test_phrases_for_the_pages():
-    assert (
-        more_or_less(2, 1) == "more than" and more_or_less(1, 2) == "less than" and more_or_less(1, 1) == "as much as"
-    )
-    assert describe_devices(["cpu:0", "cpu:1"]) == "two virtual CPU devices that share one CPU's cores"
-    assert describe_devices(["gpu:0", "gpu:1"]) == "two GPUs"
-    assert "overheads" in timing_caveat(["cpu:0", "cpu:1"])
-    assert "transfers between them" in timing_caveat(["gpu:0", "gpu:1"])
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -209,7 +100,7 @@ SCRIPT = textwrap.dedent("""
     os.environ["XLA_FLAGS"] = "--xla_force_host_platform_device_count=2"
     import jax, keras, numpy as np
     from keras import distribution as kd
-    from alexnet_book import distribution as d
+    from alexnet_book import distribution as d, hlo
     from alexnet_book.layers import LocalResponseNormalization
 
     out = {}
@@ -254,7 +145,7 @@ SCRIPT = textwrap.dedent("""
     program = d.per_device_forward(mp_model, mesh)
     trainable = [v.value for v in mp_model.trainable_variables]
     xm, ym = place(mp)
-    found = d.collectives(d.compiled_hlo(program, trainable, xm), names)
+    found = hlo.collectives(d.compiled_hlo(program, trainable, xm), names)
     out["explicit"] = [[op.op, op.layer, op.bytes_sent / B] for op in found]
     out["explicit_probabilities"] = np.asarray(program(trainable, xm)).tolist()
     out["reference_probabilities"] = np.asarray(reference(x)).tolist()
@@ -263,7 +154,7 @@ SCRIPT = textwrap.dedent("""
     def explicit_loss(trainable, xm, ym):
         p = program(trainable, xm)
         return -keras.ops.mean(keras.ops.log(keras.ops.take_along_axis(p, ym[:, None], axis=1)))
-    grad_found = d.collectives(d.compiled_hlo(jax.jit(jax.grad(explicit_loss)), trainable, xm, ym), names)
+    grad_found = hlo.collectives(d.compiled_hlo(jax.jit(jax.grad(explicit_loss)), trainable, xm, ym), names)
     out["explicit_grad"] = [[op.op, op.layer, op.backward, op.bytes_sent / B] for op in grad_found]
 
     # 2. The same network data-parallel: one step sums every gradient once
@@ -280,14 +171,13 @@ SCRIPT = textwrap.dedent("""
         batch = place(dist) if dist else (x, y)
         compiled = step.lower(*state, *batch).compile()
         if name == "data parallel":
-            dp_found = d.collectives(compiled.as_text(), names)
+            dp_found = hlo.collectives(compiled.as_text(), names)
             out["dp"] = [[op.op, op.result_bytes, op.bytes_sent] for op in dp_found]
         before, new = compiled(*state, *batch)
         after, _ = compiled(new, state[1], *batch)
         losses[name] = [float(before), float(after)]
         out.setdefault("new_fc1_sharding", {})[name] = list(new[0].sharding.spec) if dist else None
     out["losses"] = losses
-    out["time_call"] = d.time_call(jax.jit(lambda a: a * 2), np.ones(4), repeats=2)
 
     # 3. A chain with LRN and a grouped convolution: the per-device program equals the one-device network
     #    with each device's LRN (GroupedLocalResponseNormalization), and the grouped layer exchanges nothing.
@@ -312,7 +202,7 @@ SCRIPT = textwrap.dedent("""
     chain_program = d.per_device_forward(net, mesh)
     chain_names = [layer.name for layer in net.layers]
     out["chain"] = [[op.op, op.layer, op.bytes_sent / B]
-                    for op in d.collectives(d.compiled_hlo(chain_program, values, xc), chain_names)]
+                    for op in hlo.collectives(d.compiled_hlo(chain_program, values, xc), chain_names)]
     grouped = d.with_grouped_lrn(net)
     grouped.set_weights(net.get_weights())
     out["chain_lrn_type"] = type(grouped.get_layer("lrn1")).__name__
@@ -337,7 +227,7 @@ SCRIPT = textwrap.dedent("""
         variant.set_weights(net.get_weights())
         _, variant_step = d.loss_and_step(variant, cmp)
         variant_state = state_of(variant)
-        found = d.collectives(d.compiled_hlo(variant_step, *variant_state, xc, labels), chain_names)
+        found = hlo.collectives(d.compiled_hlo(variant_step, *variant_state, xc, labels), chain_names)
         out["lrn_exchanges"][label] = [[op.op, op.backward, op.bytes_sent / B] for op in found if op.layer == "lrn1"]
         out.setdefault("lrn_outputs", {})[label] = np.asarray(variant(images)).tolist()
 
@@ -352,7 +242,7 @@ SCRIPT = textwrap.dedent("""
         _, solo_step = d.loss_and_step(solo, one)
         solo_state = state_of(solo)
         solo_batch = place(one)
-        out["solo_collectives"] = len(d.collectives(d.compiled_hlo(solo_step, *solo_state, *solo_batch), names))
+        out["solo_collectives"] = len(hlo.collectives(d.compiled_hlo(solo_step, *solo_state, *solo_batch), names))
         solo_loss, solo_new = solo_step(*solo_state, *solo_batch)
     out["solo_devices"] = sorted(
         {str(device) for array in [*solo_state[0], *solo_batch, solo_loss, *solo_new] for device in array.devices()}
@@ -410,7 +300,6 @@ def test_one_device_model_parallel_and_data_parallel_give_the_same_losses(measur
     assert compare_losses(losses, "one device", 1e-5)["data parallel"] < 1e-5
     assert losses["one device"][1] != losses["one device"][0]  # the step changed the weights
     assert measured["new_fc1_sharding"]["model parallel"] == [None, "model"]  # the update keeps the layout
-    assert measured["time_call"] > 0
 
 
 def test_grouped_layer_exchanges_nothing_and_matches_the_grouped_lrn_network(measured):

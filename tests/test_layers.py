@@ -169,7 +169,7 @@ def test_grouped_lrn_normalizes_each_group_on_its_own():
 
 
 def test_grouped_lrn_refuses_bad_groups_and_round_trips_its_config():
-    with pytest.raises(ValueError, match="groups must be a whole number"):
+    with pytest.raises(ValueError, match="groups must be a positive whole number"):
         GroupedLocalResponseNormalization(0)
     with pytest.raises(ValueError, match="do not split into 3 equal groups"):
         GroupedLocalResponseNormalization(3)(np.ones((1, 2, 2, 8), "float32"))

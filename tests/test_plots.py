@@ -1,29 +1,12 @@
-"""alexnet_book.plots: the numbers behind the figures, and figures built from plain arrays."""
+"""alexnet_book.plots: figures built from plain arrays (the numbers behind them: test_metrics.py)."""
 
 import matplotlib
 import numpy as np
 import pytest
 
-from alexnet_book import plots
+from alexnet_book import metrics, plots
 
 NAMES = tuple(f"c{k}" for k in range(10))
-
-
-def test_confusion_matrix_counts_rows_as_truth():
-    counts = plots.confusion_matrix([0, 0, 1, 2, 2, 2], [0, 1, 1, 2, 2, 0], 3)
-    assert counts.tolist() == [[1, 1, 0], [0, 1, 0], [1, 0, 2]]
-    assert counts.sum() == 6
-
-
-def test_per_class_accuracy_and_empty_classes():
-    accuracy = plots.per_class_accuracy([0, 0, 1, 1], [0, 1, 1, 1], 3)
-    assert accuracy[:2].tolist() == [0.5, 1.0] and np.isnan(accuracy[2])
-
-
-@pytest.mark.parametrize("y_pred, message", [([0, 10], "0..9"), ([0], "same length"), ([-1, 0], "0..9")])
-def test_bad_labels_are_named(y_pred, message):
-    with pytest.raises(ValueError, match=message):
-        plots.confusion_matrix([0, 1], y_pred, 10)
 
 
 def test_figures_build_from_arrays():
@@ -51,7 +34,7 @@ def test_figures_build_from_arrays():
     np.testing.assert_allclose(np.asarray(shown).sum(axis=1), 1.0)  # normalized rows
     bars = plots.per_class_accuracy_figure(labels, predicted, NAMES)
     widths = [patch.get_width() for patch in bars.axes[0].patches]
-    np.testing.assert_allclose(widths, plots.per_class_accuracy(labels, predicted, 10))
+    np.testing.assert_allclose(widths, metrics.per_class_accuracy(labels, predicted, 10))
     mistakes = plots.mistakes_grid(images, labels, predicted, NAMES, probabilities=probabilities, count=8, columns=4)
     titles = [ax.get_title() for ax in mistakes.axes if ax.get_title()]
     assert len(titles) == 8 and all("->" in title for title in titles)

@@ -166,58 +166,62 @@ def shape_table(
     size, channels = input_size, input_channels  # channels None once the maps are flattened
     rows = []
     for spec in layers:
-        if spec.kind == "conv":
-            if channels is None:
-                raise ValueError(f"layer {spec.name!r}: a conv cannot follow a flatten or dense layer.")
-            _check_divisible(spec, channels)
-            out = conv_output_size(size, spec.kernel, spec.stride, spec.padding)
-            weights_per_filter = spec.kernel * spec.kernel * channels // spec.groups
-            params = weights_per_filter * spec.units + spec.units
-            macs = out * out * spec.units * weights_per_filter
-            rows.append(
-                ShapeRow(
-                    spec.name,
-                    spec.kind,
-                    size,
-                    channels,
-                    spec.kernel,
-                    spec.stride,
-                    spec.padding,
-                    spec.groups,
-                    out,
-                    spec.units,
-                    params,
-                    macs,
-                )
-            )
-            size, channels = out, spec.units
-        elif spec.kind == "pool":
-            if channels is None:
-                raise ValueError(f"layer {spec.name!r}: a pool cannot follow a flatten or dense layer.")
-            out = pool_output_size(size, spec.kernel, spec.stride, spec.padding)
-            rows.append(
-                ShapeRow(
-                    spec.name, spec.kind, size, channels, spec.kernel, spec.stride, spec.padding, 1, out, channels, 0, 0
-                )
-            )
-            size = out
-        elif spec.kind == "flatten":
-            if channels is None:
-                raise ValueError(f"layer {spec.name!r}: the input is already flat.")
-            out = size * size * channels
-            rows.append(ShapeRow(spec.name, spec.kind, size, channels, None, None, None, 1, out, None, 0, 0))
-            size, channels = out, None
-        else:  # dense
-            if channels is not None:
-                raise ValueError(f"layer {spec.name!r}: a dense layer needs a flatten before it.")
-            params = size * spec.units + spec.units
-            rows.append(
-                ShapeRow(
-                    spec.name, spec.kind, size, None, None, None, None, 1, spec.units, None, params, size * spec.units
-                )
-            )
-            size = spec.units
+        row = _ROW_OF_KIND[spec.kind](spec, size, channels)
+        rows.append(row)
+        size, channels = row.output_size, row.output_channels
     return rows
+
+
+# The row of each kind of layer, from the size and channels that reach it (channels None: the input is flat).
+
+
+def _conv_row(spec: LayerSpec, size: int, channels: int | None) -> ShapeRow:
+    if channels is None:
+        raise ValueError(f"layer {spec.name!r}: a conv cannot follow a flatten or dense layer.")
+    _check_divisible(spec, channels)
+    out = conv_output_size(size, spec.kernel, spec.stride, spec.padding)
+    weights_per_filter = spec.kernel * spec.kernel * channels // spec.groups
+    return ShapeRow(
+        spec.name,
+        spec.kind,
+        size,
+        channels,
+        spec.kernel,
+        spec.stride,
+        spec.padding,
+        spec.groups,
+        output_size=out,
+        output_channels=spec.units,
+        parameters=weights_per_filter * spec.units + spec.units,
+        multiply_adds=out * out * spec.units * weights_per_filter,
+    )
+
+
+def _pool_row(spec: LayerSpec, size: int, channels: int | None) -> ShapeRow:
+    if channels is None:
+        raise ValueError(f"layer {spec.name!r}: a pool cannot follow a flatten or dense layer.")
+    out = pool_output_size(size, spec.kernel, spec.stride, spec.padding)
+    return ShapeRow(
+        spec.name, spec.kind, size, channels, spec.kernel, spec.stride, spec.padding, 1, out, channels, 0, 0
+    )
+
+
+def _flatten_row(spec: LayerSpec, size: int, channels: int | None) -> ShapeRow:
+    if channels is None:
+        raise ValueError(f"layer {spec.name!r}: the input is already flat.")
+    return ShapeRow(spec.name, spec.kind, size, channels, None, None, None, 1, size * size * channels, None, 0, 0)
+
+
+def _dense_row(spec: LayerSpec, size: int, channels: int | None) -> ShapeRow:
+    if channels is not None:
+        raise ValueError(f"layer {spec.name!r}: a dense layer needs a flatten before it.")
+    parameters = size * spec.units + spec.units
+    return ShapeRow(
+        spec.name, spec.kind, size, None, None, None, None, 1, spec.units, None, parameters, size * spec.units
+    )
+
+
+_ROW_OF_KIND = {"conv": _conv_row, "pool": _pool_row, "flatten": _flatten_row, "dense": _dense_row}
 
 
 def format_shape_table(rows: Sequence[ShapeRow]) -> str:

@@ -1,65 +1,32 @@
-"""One network on several devices: layouts for keras.distribution, and what the compiled program exchanges.
+"""One network on several devices: layouts for keras.distribution, and the programs that run on them.
 
 Chapter 10 splits AlexNet over two devices the way the paper split it over two GTX 580s (half the kernels of
 every layer on each), and trains it data-parallel for comparison. This module holds what that needs:
 
 - `layout_rules` and `build_layout_map`: which variable (and, optionally, which layer output) is split along
   which mesh axis, as the `keras.distribution.LayoutMap` that `ModelParallel` takes. Backend-neutral.
-- `collectives`, `communication_table` and `split_by_batch`: the collective operations (all-gather, all-reduce,
-  reduce-scatter, collective-permute, all-to-all) of a compiled XLA program, read from its HLO text, with the
-  bytes each one moves and the layer it belongs to, per image and per step; `operations` lists any other kind
-  of instruction (e.g. the convolutions, with the shape each device computes). Plain text parsing,
-  backend-neutral (the text comes from XLA).
 - `with_lrn` and `with_grouped_lrn`: a copy of a model with another LRN layer, e.g. the paper's normalization as
   each GPU computed it, over the maps of its own half only (`layers.GroupedLocalResponseNormalization`).
 - `compare_losses`: the equivalence check (the same loss, within a tolerance, on every set-up); `crossover_batch`:
   the batch at which two set-ups send the same bytes per step. Backend-neutral.
-- Short phrases a page glues into its sentences: `describe_devices`, `timing_caveat`, `crossover_phrase`,
-  `more_or_less`.
 - JAX only (they say so, and raise a clear error on another backend): `choose_devices`, `loss_and_step`,
   `per_device_forward` (the paper's program written per device, with jax.shard_map), `place`, `compiled_hlo`,
-  `bytes_per_device`, `time_call`.
+  `bytes_per_device`.
+
+What a compiled program exchanges is read from its text by `alexnet_book.hlo`; a step is timed with
+`alexnet_book.timing`.
 """
 
 from __future__ import annotations
 
-import math
-import re
-import time
-from dataclasses import dataclass
+import contextlib
 
 import keras
+import numpy as np
 
 from alexnet_book.layers import GroupedLocalResponseNormalization, LocalResponseNormalization
 
 _LRN_LAYERS = (LocalResponseNormalization, GroupedLocalResponseNormalization)  # subclasses count too
-COLLECTIVE_OPS = ("all-gather", "all-reduce", "reduce-scatter", "collective-permute", "all-to-all")
-
-# Bytes per element of the HLO element types (pred is stored as one byte).
-_ELEMENT_BYTES = {
-    "pred": 1,
-    "s4": 0.5,
-    "u4": 0.5,
-    "s8": 1,
-    "u8": 1,
-    "s16": 2,
-    "u16": 2,
-    "f16": 2,
-    "bf16": 2,
-    "s32": 4,
-    "u32": 4,
-    "f32": 4,
-    "s64": 8,
-    "u64": 8,
-    "f64": 8,
-    "c64": 8,
-    "c128": 16,
-}
-_SHAPE = re.compile(r"\b([a-z]+[0-9]*(?:e[0-9]m[0-9](?:fn|fnuz|b11fnuz)?)?)\[([0-9,]*)\]")
-_INSTRUCTION = re.compile(
-    r"^\s*(?:ROOT\s+)?%?(?P<name>[\w.\-]+)\s*=\s*(?P<type>.*?)\s*"
-    r"(?P<op>" + "|".join(COLLECTIVE_OPS) + r")(?P<phase>-start|-done)?\((?P<rest>.*)$"
-)
 
 
 # --------------------------------------------------------------------------------------------------------------
@@ -146,205 +113,12 @@ def with_grouped_lrn(model, groups: int = 2):
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Collectives in a compiled program (backend-neutral text parsing)
-
-
-@dataclass(frozen=True)
-class Collective:
-    """One collective operation of a compiled XLA program.
-
-    op: "all-gather", "all-reduce", "reduce-scatter", "collective-permute" or "all-to-all".
-    shapes: the HLO shapes it produces on one device, e.g. ("f32[2,27,27,96]",).
-    result_bytes: bytes of what it produces on one device.
-    group_size: devices in each of its groups (the peers that exchange data); for a collective-permute, the
-        devices that appear in its source -> target pairs.
-    layer: the layer it belongs to (the first component of the op's name that is a layer name), or "other".
-    backward: True when it is part of the gradient computation (JAX names those ops "transpose(...)").
-    op_name: the op's full name from the program's metadata.
-    pairs: for a collective-permute, how many source -> target pairs it has (each source sends its R bytes).
-    """
-
-    op: str
-    shapes: tuple
-    result_bytes: int
-    group_size: int
-    layer: str
-    backward: bool
-    op_name: str
-    pairs: int = 0
-
-    @property
-    def bytes_sent(self) -> float:
-        """Bytes each device sends for this op, with the usual ring algorithms (n = group size, R = result):
-        all-gather R (n-1)/n; all-reduce 2 R (n-1)/n (a reduce-scatter, then an all-gather); reduce-scatter
-        R (n-1) (R is one device's share); all-to-all R (n-1)/n; collective-permute R per pair, averaged over
-        its n devices (a halo exchange between two devices is often two permutes of one pair each: each device
-        sends R once). An estimate of the traffic, not a measurement: libraries choose other algorithms at other
-        sizes."""
-        n, r = self.group_size, self.result_bytes
-        if n <= 1:
-            return 0.0
-        if self.op == "collective-permute" and self.pairs:
-            return r * self.pairs / n
-        return {
-            "all-gather": r * (n - 1) / n,
-            "all-reduce": 2 * r * (n - 1) / n,
-            "reduce-scatter": r * (n - 1),
-            "all-to-all": r * (n - 1) / n,
-            "collective-permute": r,
-        }[self.op]
-
-
-def shape_bytes(shape_text: str) -> int:
-    """Bytes of every array shape in an HLO type such as "f32[2,3]{1,0}" or "(f32[4]{0}, bf16[2,2]{1,0})"."""
-    total = 0.0
-    for element, dims in _SHAPE.findall(shape_text):
-        if element not in _ELEMENT_BYTES:
-            if element.startswith("f8"):
-                size = 1
-            else:
-                continue  # token[] and the like carry no data
-        else:
-            size = _ELEMENT_BYTES[element]
-        total += size * math.prod(int(d) for d in dims.split(",") if d)
-    return int(total)
-
-
-def _group_size(rest: str, default: int) -> int:
-    """Devices per group, from an instruction's replica_groups in any of XLA's notations."""
-    mesh_form = re.search(r"replica_groups=mesh\[([^\]]*)\]\s*\{([^}]*)\}", rest)
-    if mesh_form:
-        sizes = dict(re.findall(r"'([^']+)'=(\d+)", mesh_form.group(1)))
-        axes = re.findall(r"'([^']+)'", mesh_form.group(2))
-        return math.prod(int(sizes[a]) for a in axes) if axes else default
-    iota = re.search(r"replica_groups=\[(\d+),(\d+)\]<=", rest)
-    if iota:
-        return int(iota.group(2))
-    listed = re.search(r"replica_groups=\{\{([^}]*)\}", rest)
-    if listed:
-        return len([d for d in listed.group(1).split(",") if d.strip()])
-    pairs = _permute_pairs(rest)
-    if pairs:
-        return len({device for pair in pairs for device in pair})
-    return default
-
-
-def _permute_pairs(rest: str) -> list[tuple[int, int]]:
-    """The source -> target pairs of a collective-permute ("source_target_pairs={{0,1},{1,0}}"), or []."""
-    listed = re.search(r"source_target_pairs=\{((?:\{\d+,\d+\},?)*)\}", rest)
-    if not listed:
-        return []
-    return [(int(a), int(b)) for a, b in re.findall(r"\{(\d+),(\d+)\}", listed.group(1))]
-
-
-def collectives(hlo_text: str, layer_names=(), num_devices: int = 2) -> list[Collective]:
-    """Every collective operation in the HLO text of a compiled program (`compiled.as_text()`).
-
-    Asynchronous pairs (all-gather-start / all-gather-done, as GPUs compile them) count once, with the shape
-    of the -done op. `layer_names` (e.g. `[layer.name for layer in model.layers]`) lets each op be attributed
-    to the layer whose computation needs it, read from the op's metadata; `num_devices` is the group size
-    assumed where the program does not list its groups.
-    """
-    names = set(layer_names)
-    found = []
-    started = {}  # an asynchronous op's -start, by name: its groups and metadata are there
-    for line in hlo_text.splitlines():
-        match = _INSTRUCTION.match(line)
-        if not match:
-            continue
-        rest = match.group("rest")
-        if match.group("phase") == "-start":
-            started[match.group("name")] = rest
-            continue
-        if match.group("phase") == "-done":
-            operand = re.match(r"\s*%?([\w.\-]+)", rest)
-            rest = started.get(operand.group(1), "") + " " + rest if operand else rest
-        op_name_match = re.search(r'op_name="([^"]*)"', rest)
-        op_name = op_name_match.group(1) if op_name_match else ""
-        layer = next((part for part in re.split(r"[/()]", op_name) if part in names), "other")
-        found.append(
-            Collective(
-                op=match.group("op"),
-                shapes=tuple(f"{e}[{d}]" for e, d in _SHAPE.findall(match.group("type"))),
-                result_bytes=shape_bytes(match.group("type")),
-                group_size=_group_size(rest, num_devices),
-                layer=layer,
-                backward="transpose(" in op_name,
-                op_name=op_name,
-                pairs=len(_permute_pairs(rest)),
-            )
-        )
-    return found
-
-
-def operations(hlo_text: str, opcode: str, layer_names=()) -> list[dict]:
-    """Every instruction `opcode` (e.g. "convolution") of a compiled program: {"layer", "shape" (what one
-    device computes), "feature_group_count", "backward"}, attributed to layers as in `collectives`."""
-    names = set(layer_names)
-    pattern = re.compile(r"=\s*(?P<type>\S+)\s+" + re.escape(opcode) + r"\((?P<rest>.*)$")
-    found = []
-    for line in hlo_text.splitlines():
-        match = pattern.search(line)
-        if not match:
-            continue
-        rest = match.group("rest")
-        op_name_match = re.search(r'op_name="([^"]*)"', rest)
-        op_name = op_name_match.group(1) if op_name_match else ""
-        groups = re.search(r"feature_group_count=(\d+)", rest)
-        shape = _SHAPE.search(match.group("type"))
-        found.append(
-            {
-                "layer": next((part for part in re.split(r"[/()]", op_name) if part in names), "other"),
-                "shape": f"{shape.group(1)}[{shape.group(2)}]" if shape else match.group("type"),
-                "feature_group_count": int(groups.group(1)) if groups else 1,
-                "backward": "transpose(" in op_name,
-            }
-        )
-    return found
-
-
-def communication_table(found, per=1) -> dict[str, dict]:
-    """Per layer, in the order the layers first appear: {"ops": count, "kinds": sorted op kinds,
-    "bytes": bytes each device sends / per}. Pass per=batch size for bytes per image."""
-    table: dict[str, dict] = {}
-    for op in found:
-        row = table.setdefault(op.layer, {"ops": 0, "kinds": set(), "bytes": 0.0})
-        row["ops"] += 1
-        row["kinds"].add(op.op)
-        row["bytes"] += op.bytes_sent / per
-    for row in table.values():
-        row["kinds"] = sorted(row["kinds"])
-    return table
-
-
-def split_by_batch(small: dict, large: dict, small_batch: int, large_batch: int) -> dict[str, dict]:
-    """Two `communication_table`s (per=1) of the same program compiled for two batch sizes, split per layer into
-    what grows with the batch ("per_image": activations) and what does not ("per_step": weights):
-    bytes = per_step + per_image * batch. Also "ops" and "kinds", from the larger program."""
-    table = {}
-    for layer in list(small) + [name for name in large if name not in small]:
-        a = small.get(layer, {"bytes": 0.0})["bytes"]
-        b = large.get(layer, {"bytes": 0.0})["bytes"]
-        per_image = (b - a) / (large_batch - small_batch)
-        row = large.get(layer) or small[layer]
-        table[layer] = {
-            "ops": row["ops"],
-            "kinds": row["kinds"],
-            "per_image": per_image,
-            "per_step": a - per_image * small_batch,
-        }
-    return table
-
-
-# --------------------------------------------------------------------------------------------------------------
 # The equivalence check (backend-neutral)
 
 
 def compare_losses(losses: dict, reference: str, rtol: float) -> dict[str, float]:
     """Relative difference of every loss in `losses` (name -> a number, or an array of numbers) from
     losses[reference]; raises AssertionError, naming the set-up, when one exceeds rtol."""
-    import numpy as np
-
     base = np.asarray(losses[reference], dtype="float64")
     differences = {}
     for name, value in losses.items():
@@ -372,38 +146,6 @@ def crossover_batch(fixed_a: float, per_image_a: float, fixed_b: float, per_imag
 
 
 # --------------------------------------------------------------------------------------------------------------
-# Short phrases for the pages (the sentence around them is the page's)
-
-
-def crossover_phrase(batch: float | None) -> str:
-    """`crossover_batch`'s answer in words: "about 98 images", or "no batch size" where the lines do not cross."""
-    return "no batch size" if batch is None else f"about {batch:,.0f} images"
-
-
-def more_or_less(a: float, b: float) -> str:
-    """How a compares with b, for "a sends ... b": "more than", "less than" or "as much as"."""
-    return "more than" if a > b else "less than" if a < b else "as much as"
-
-
-def describe_devices(devices) -> str:
-    """What the mesh's devices are ("cpu:0", "gpu:1", as Keras names them): "two virtual CPU devices that share
-    one CPU's cores", "two GPUs", "two TPUs"."""
-    kinds = {name.split(":")[0] for name in devices}
-    count = {1: "one", 2: "two", 4: "four", 8: "eight"}.get(len(devices), str(len(devices)))
-    if kinds == {"cpu"}:
-        return f"{count} virtual CPU devices that share one CPU's cores"
-    return f"{count} {'/'.join(sorted(kinds)).upper()}s"
-
-
-def timing_caveat(devices) -> str:
-    """What a step time measured on `devices` can say: on CPU devices, which share one processor, it compares the
-    programs' overheads (copies, work done twice), not what separate accelerators would gain."""
-    if all(name.startswith("cpu") for name in devices):
-        return "the times compare the programs' overheads on one processor, not what two GPUs would gain"
-    return "the times include the transfers between them"
-
-
-# --------------------------------------------------------------------------------------------------------------
 # JAX only: compiling a model's loss and training step, and what each device holds
 
 
@@ -426,8 +168,6 @@ def loss_and_step(model, distribution=None, learning_rate=0.01):
     Call them with `[v.value for v in model.trainable_variables]` etc. and a batch placed like the model's.
     """
     _require_jax()
-    import contextlib
-
     import jax
 
     scope = distribution.scope if distribution is not None else contextlib.nullcontext
@@ -467,63 +207,78 @@ def per_device_forward(model, device_mesh, model_axis="model", batch_axis="batch
     from jax.sharding import PartitionSpec
 
     mesh = device_mesh.backend_mesh
-    devices_on_axis = dict(zip(mesh.axis_names, mesh.devices.shape))[model_axis]
     variables = model.trainable_variables
     rules = layout_rules(model, model_axis, batch_axis)
     missing = [v.path for v in variables if v.path not in rules]
     if missing:
         raise ValueError(f"per_device_forward splits Conv2D and Dense layers only; these variables are not: {missing}")
-    specs = [PartitionSpec(*rules[v.path]) for v in variables]
-    position = {v.path: i for i, v in enumerate(variables)}
-    final = _output_layer_name(model)
-
-    def gather(tensor):
-        return jax.lax.all_gather(tensor, model_axis, axis=tensor.ndim - 1, tiled=True)
-
-    def body(weights, x):
-        split = False  # does each device hold only its share of the channels of x?
-        for layer in model.layers:
-            if isinstance(layer, keras.layers.InputLayer):
-                continue
-            with jax.named_scope(layer.name):  # names the ops after the layer
-                x, split = one_layer(layer, weights, x, split)
-        with jax.named_scope(final):
-            return gather(x) if split else x
-
-    def one_layer(layer, weights, x, split):
-        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
-            groups = getattr(layer, "groups", 1)
-            if split and groups == 1:
-                x, split = gather(x), False
-            elif split and groups != devices_on_axis:
-                raise ValueError(
-                    f"{layer.name} has {groups} groups for {devices_on_axis} devices: "
-                    "a grouped layer needs one group per device"
-                )
-            kernel = weights[position[layer.kernel.path]]
-            if isinstance(layer, keras.layers.Conv2D):
-                x = keras.ops.conv(
-                    x, kernel, strides=layer.strides, padding=layer.padding, dilation_rate=layer.dilation_rate
-                )
-            else:
-                x = keras.ops.matmul(x, kernel)
-            if layer.use_bias:
-                x = x + weights[position[layer.bias.path]]
-            return layer.activation(x), True
-        if split and isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.Dropout, *_LRN_LAYERS)):
-            return layer(x, training=False), True  # each device's own maps
-        if split:  # flatten, the softmax, anything else: they need every channel
-            x = gather(x)
-        return layer(x, training=False), False
-
+    devices_on_axis = dict(zip(mesh.axis_names, mesh.devices.shape))[model_axis]
     per_device = jax.shard_map(
-        body,
+        _OneDeviceProgram(model, model_axis, devices_on_axis),
         mesh=mesh,
-        in_specs=(specs, PartitionSpec(batch_axis)),
+        in_specs=([PartitionSpec(*rules[v.path]) for v in variables], PartitionSpec(batch_axis)),
         out_specs=PartitionSpec(batch_axis),
         check_vma=False,
     )
     return jax.jit(per_device)
+
+
+class _OneDeviceProgram:
+    """What one device runs inside jax.shard_map for `per_device_forward`: called with the device's share of the
+    trainable values (in the model's order) and its images, it returns the probabilities."""
+
+    def __init__(self, model, model_axis: str, devices_on_axis: int):
+        self.model, self.model_axis, self.devices_on_axis = model, model_axis, devices_on_axis
+        self.position = {v.path: i for i, v in enumerate(model.trainable_variables)}
+
+    def __call__(self, weights, x):
+        import jax
+
+        split = False  # does each device hold only its share of the channels of x?
+        for layer in self.model.layers:
+            if isinstance(layer, keras.layers.InputLayer):
+                continue
+            with jax.named_scope(layer.name):  # names the ops after the layer
+                x, split = self.layer(layer, weights, x, split)
+        with jax.named_scope(_output_layer_name(self.model)):
+            return self.gather(x) if split else x
+
+    def gather(self, tensor):
+        """Every device's share of the last axis, on each device."""
+        import jax
+
+        return jax.lax.all_gather(tensor, self.model_axis, axis=tensor.ndim - 1, tiled=True)
+
+    def layer(self, layer, weights, x, split):
+        """One layer on this device: (its output, whether that output is only this device's share of the channels)."""
+        if isinstance(layer, (keras.layers.Conv2D, keras.layers.Dense)):
+            groups = getattr(layer, "groups", 1)
+            if split and groups == 1:
+                x, split = self.gather(x), False
+            elif split and groups != self.devices_on_axis:
+                raise ValueError(
+                    f"{layer.name} has {groups} groups for {self.devices_on_axis} devices: "
+                    "a grouped layer needs one group per device"
+                )
+            return self.own_channels(layer, weights, x), True
+        if split and isinstance(layer, (keras.layers.MaxPooling2D, keras.layers.Dropout, *_LRN_LAYERS)):
+            return layer(x, training=False), True  # each device's own maps
+        if split:  # flatten, the softmax, anything else: they need every channel
+            x = self.gather(x)
+        return layer(x, training=False), False
+
+    def own_channels(self, layer, weights, x):
+        """A Conv2D or Dense layer's output channels that this device's share of the kernel and bias computes."""
+        kernel = weights[self.position[layer.kernel.path]]
+        if isinstance(layer, keras.layers.Conv2D):
+            x = keras.ops.conv(
+                x, kernel, strides=layer.strides, padding=layer.padding, dilation_rate=layer.dilation_rate
+            )
+        else:
+            x = keras.ops.matmul(x, kernel)
+        if layer.use_bias:
+            x = x + weights[self.position[layer.bias.path]]
+        return layer.activation(x)
 
 
 def place(values, layouts):
@@ -573,18 +328,3 @@ def bytes_per_device(arrays) -> dict[str, int]:
             key = str(shard.device)
             held[key] = held.get(key, 0) + shard.data.nbytes
     return held
-
-
-def time_call(function, *args, repeats=3) -> float:
-    """JAX only. Seconds per call of `function(*args)` after one untimed call (which compiles it): the calls
-    are queued back to back and the clock stops once the last result is ready."""
-    _require_jax()
-    import jax
-
-    jax.block_until_ready(function(*args))
-    started = time.perf_counter()
-    result = None
-    for _ in range(repeats):
-        result = function(*args)
-    jax.block_until_ready(result)
-    return (time.perf_counter() - started) / repeats

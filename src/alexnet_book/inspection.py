@@ -11,6 +11,8 @@ from typing import Sequence
 
 import numpy as np
 
+from alexnet_book.checks import check_positive_int
+
 METRICS = ("cosine", "euclidean")
 
 
@@ -61,8 +63,7 @@ def layer_features(model, names: str | Sequence[str], images, batch_size: int = 
     images = np.asarray(images)
     if len(images) == 0:
         raise ValueError("images is empty: pass at least one image.")
-    if isinstance(batch_size, bool) or not isinstance(batch_size, (int, np.integer)) or batch_size < 1:
-        raise ValueError(f"batch_size must be a whole number >= 1, got {batch_size!r}.")
+    check_positive_int("batch_size", batch_size)
     # Called batch by batch rather than through predict(): a new extractor per call would make TensorFlow trace a
     # new predict function each time (and warn about retracing); the direct call traces nothing.
     batches = {name: [] for name in wanted}
@@ -78,41 +79,24 @@ def layer_features(model, names: str | Sequence[str], images, batch_size: int = 
 # Nearest neighbours
 
 
-def pairwise_distances(queries, items, metric: str = "cosine") -> np.ndarray:
-    """Distances (len(queries), len(items)) between rows, flattened to vectors, in float64.
+def nearest_neighbours(queries, items, k: int = 5, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
+    """Indices and distances of the k items nearest to each query, nearest first: two arrays (len(queries), k),
+    by scikit-learn's exhaustive search (NearestNeighbors, algorithm="brute"). Rows are flattened to vectors.
 
     cosine: 1 - cos(angle), in 0..2; a zero vector has no direction, so it is at distance 1 from everything.
     euclidean: the straight-line distance.
     """
     if metric not in METRICS:
         raise ValueError(f"unknown metric {metric!r}: choose one of {', '.join(map(repr, METRICS))}.")
-    q = _as_rows(queries, "queries")
-    x = _as_rows(items, "items")
+    check_positive_int("k", k)
+    if k > len(items):
+        raise ValueError(f"k must be at most the number of items ({len(items)}), got {k!r}.")
+    q, x = _as_rows(queries, "queries"), _as_rows(items, "items")
     if q.shape[1] != x.shape[1]:
         raise ValueError(f"queries and items must have the same number of features, got {q.shape[1]} and {x.shape[1]}.")
-    if metric == "cosine":
-        q = q / np.maximum(np.linalg.norm(q, axis=1, keepdims=True), np.finfo(np.float64).tiny)
-        x = x / np.maximum(np.linalg.norm(x, axis=1, keepdims=True), np.finfo(np.float64).tiny)
-        return np.clip(1.0 - q @ x.T, 0.0, 2.0)
-    # |q - x|^2 = |q|^2 + |x|^2 - 2 q.x; rounding can make it slightly negative, hence the clip.
-    squared = (q * q).sum(1)[:, None] + (x * x).sum(1)[None, :] - 2.0 * q @ x.T
-    return np.sqrt(np.maximum(squared, 0.0))
-
-
-def nearest_neighbours(queries, items, k: int = 5, metric: str = "cosine") -> tuple[np.ndarray, np.ndarray]:
-    """Indices and distances of the k items nearest to each query, nearest first: two arrays (len(queries), k),
-    by scikit-learn's exhaustive search (NearestNeighbors, algorithm="brute") with the metrics of
-    pairwise_distances, which spells them out.
-    """
-    n_items = len(items)
-    if isinstance(k, bool) or not isinstance(k, (int, np.integer)) or not 1 <= k <= n_items:
-        raise ValueError(f"k must be a whole number from 1 to the number of items ({n_items}), got {k!r}.")
     from sklearn.neighbors import NearestNeighbors
 
-    if metric not in ("euclidean", "cosine"):
-        raise ValueError(f"metric must be 'euclidean' or 'cosine', got {metric!r}.")
-    index = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(_as_rows(items, "items"))
-    distances, order = index.kneighbors(_as_rows(queries, "queries"))
+    distances, order = NearestNeighbors(n_neighbors=k, metric=metric, algorithm="brute").fit(x).kneighbors(q)
     return order, distances
 
 
@@ -154,9 +138,6 @@ class PCA:
             raise ValueError(f"values have {rows.shape[1]} features, the PCA was fitted on {self.mean.shape[0]}.")
         return (rows - self.mean) @ self.components.T
 
-    def inverse_transform(self, coordinates) -> np.ndarray:
-        return np.asarray(coordinates, dtype=np.float64) @ self.components + self.mean
-
 
 def fit_pca(values, n_components: int = 2) -> PCA:
     """PCA of the rows (flattened), in float64.
@@ -169,14 +150,9 @@ def fit_pca(values, n_components: int = 2) -> PCA:
     """
     rows = _as_rows(values, "values")
     limit = min(rows.shape)
-    if (
-        isinstance(n_components, bool)
-        or not isinstance(n_components, (int, np.integer))
-        or not 1 <= n_components <= limit
-    ):
-        raise ValueError(
-            f"n_components must be a whole number from 1 to min(rows, features) = {limit}, got {n_components!r}."
-        )
+    check_positive_int("n_components", n_components)
+    if n_components > limit:
+        raise ValueError(f"n_components must be at most min(rows, features) = {limit}, got {n_components!r}.")
     mean = rows.mean(axis=0)
     centred = rows - mean
     total = float(np.sum(centred * centred))  # the sum of all s_i^2
@@ -195,11 +171,6 @@ def fit_pca(values, n_components: int = 2) -> PCA:
     variance = squares / max(len(rows) - 1, 1)
     ratio = squares / total if total > 0 else np.zeros_like(squares)
     return PCA(mean, components, variance, ratio)
-
-
-def pca_projection(values, n_components: int = 2) -> np.ndarray:
-    """The rows' coordinates (N, n_components) on their first principal components."""
-    return fit_pca(values, n_components).transform(values)
 
 
 # --------------------------------------------------------------------------------------------------
@@ -233,8 +204,7 @@ def filter_grid(kernel, columns: int | None = None, padding: int = 1, pad_value:
         )
     height, width, _, count = kernel.shape
     columns = int(np.ceil(np.sqrt(count))) if columns is None else columns
-    if isinstance(columns, bool) or not isinstance(columns, (int, np.integer)) or columns < 1:
-        raise ValueError(f"columns must be a whole number >= 1, got {columns!r}.")
+    check_positive_int("columns", columns)
     if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
         raise ValueError(f"padding must be a whole number of pixels >= 0, got {padding!r}.")
     rows = -(-count // columns)

@@ -9,6 +9,8 @@ from __future__ import annotations
 import keras
 from keras import ops
 
+from alexnet_book.checks import check_positive_int
+
 
 @keras.saving.register_keras_serializable(package="alexnet_book")
 class LocalResponseNormalization(keras.layers.Layer):
@@ -96,8 +98,7 @@ class GroupedLocalResponseNormalization(keras.layers.Layer):
         **kwargs,
     ):
         super().__init__(**kwargs)
-        if isinstance(groups, bool) or not isinstance(groups, int) or groups < 1:
-            raise ValueError(f"groups must be a whole number >= 1, got {groups!r}.")
+        check_positive_int("groups", groups)
         self.groups = groups
         self.lrn = LocalResponseNormalization(depth_radius, bias, alpha, beta, dtype=self.dtype_policy)
 

@@ -9,6 +9,7 @@ from __future__ import annotations
 import keras
 
 from alexnet_book.architecture import LayerSpec, alexnet_layers, shape_table
+from alexnet_book.checks import check_positive_int
 from alexnet_book.layers import LocalResponseNormalization, RandomShift
 
 # What each variant means when an option is left at "default".
@@ -89,41 +90,14 @@ def build_alexnet(
 
     regularizer = keras.regularizers.L2(weight_decay / 2) if weight_decay else None
 
-    if raw_image_size is None:
-        inputs = keras.Input((input_size, input_size, 3), name="image")
-        x = inputs
-    else:
-        inputs = keras.Input((raw_image_size, raw_image_size, 3), dtype="uint8", name="image")
-        x = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
-        if augment:
-            x = RandomShift(AUGMENT_SHIFT_PIXELS, name="random_shift")(x)
-            x = keras.layers.RandomFlip("horizontal", name="random_flip")(x)
-        x = keras.layers.Resizing(input_size, input_size, interpolation="bilinear", name="resize")(x)
-
+    inputs, x = _image_input(input_size, raw_image_size, augment)
     conv_index = 0
     last_dense = [spec.name for spec in specs if spec.kind == "dense"][-1]
     for spec in specs:
         if spec.kind == "conv":
             conv_index += 1
-            padding = _keras_padding(spec)
-            if padding == "explicit":
-                x = keras.layers.ZeroPadding2D(spec.padding, name=f"{spec.name}_pad")(x)
-                padding = "valid"
-            x = keras.layers.Conv2D(
-                spec.units,
-                spec.kernel,
-                strides=spec.stride,
-                padding=padding,
-                groups=spec.groups,
-                activation=activation,
-                kernel_regularizer=regularizer,
-                name=spec.name,
-                **_initializers(spec, paper_init),
-            )(x)
-            if normalization == "lrn" and spec.lrn:
-                x = LocalResponseNormalization(name=f"lrn{conv_index}")(x)
-            elif normalization == "batchnorm":
-                x = keras.layers.BatchNormalization(name=f"bn{conv_index}")(x)
+            x = _conv(x, spec, activation, regularizer, paper_init)
+            x = _normalization(x, spec, normalization, conv_index)
         elif spec.kind == "pool":
             x = keras.layers.MaxPooling2D(
                 spec.kernel, strides=spec.stride, padding=_keras_padding(spec), name=spec.name
@@ -131,22 +105,70 @@ def build_alexnet(
         elif spec.kind == "flatten":
             x = keras.layers.Flatten(name=spec.name)(x)
         else:
-            is_output = spec.name == last_dense
-            x = keras.layers.Dense(
-                spec.units,
-                activation=None if is_output else activation,
-                kernel_regularizer=regularizer,
-                name=spec.name,
-                **_initializers(spec, paper_init),
-            )(x)
-            if not is_output:
-                x = keras.layers.Dropout(dropout, name="drop" + spec.name.removeprefix("fc"))(x)
+            x = _dense(x, spec, spec.name == last_dense, activation, regularizer, paper_init, dropout)
         if tuple(x.shape[1:]) != expected[spec.name]:
             raise RuntimeError(  # the Keras layers and the shape table disagree: a bug in this module
                 f"{spec.name} gives {tuple(x.shape[1:])}, the shape table says {expected[spec.name]}."
             )
     outputs = keras.layers.Activation("softmax", dtype="float32", name="softmax")(x)
     return keras.Model(inputs, outputs, name=name or f"alexnet_{variant}")
+
+
+def _image_input(input_size, raw_image_size, augment):
+    """The model's input, and what conv1 reads: the input itself, or (raw_image_size) the uint8 images scaled to
+    0..1, augmented in training, and resized on the accelerator."""
+    if raw_image_size is None:
+        inputs = keras.Input((input_size, input_size, 3), name="image")
+        return inputs, inputs
+    inputs = keras.Input((raw_image_size, raw_image_size, 3), dtype="uint8", name="image")
+    x = keras.layers.Rescaling(1.0 / 255, name="rescale")(inputs)
+    if augment:
+        x = RandomShift(AUGMENT_SHIFT_PIXELS, name="random_shift")(x)
+        x = keras.layers.RandomFlip("horizontal", name="random_flip")(x)
+    return inputs, keras.layers.Resizing(input_size, input_size, interpolation="bilinear", name="resize")(x)
+
+
+def _conv(x, spec: LayerSpec, activation, regularizer, paper_init: bool):
+    """A convolution of the table, after a ZeroPadding2D where Keras has no name for its padding."""
+    padding = _keras_padding(spec)
+    if padding == "explicit":
+        x = keras.layers.ZeroPadding2D(spec.padding, name=f"{spec.name}_pad")(x)
+        padding = "valid"
+    return keras.layers.Conv2D(
+        spec.units,
+        spec.kernel,
+        strides=spec.stride,
+        padding=padding,
+        groups=spec.groups,
+        activation=activation,
+        kernel_regularizer=regularizer,
+        name=spec.name,
+        **_initializers(spec, paper_init),
+    )(x)
+
+
+def _normalization(x, spec: LayerSpec, normalization, conv_index: int):
+    """What follows the ReLU of the conv_index-th convolution: LRN where the paper has it, or BatchNormalization
+    after every convolution, or nothing."""
+    if normalization == "lrn" and spec.lrn:
+        return LocalResponseNormalization(name=f"lrn{conv_index}")(x)
+    if normalization == "batchnorm":
+        return keras.layers.BatchNormalization(name=f"bn{conv_index}")(x)
+    return x
+
+
+def _dense(x, spec: LayerSpec, is_output: bool, activation, regularizer, paper_init: bool, dropout):
+    """A dense layer of the table, then its dropout; the output layer gives logits and has no dropout."""
+    x = keras.layers.Dense(
+        spec.units,
+        activation=None if is_output else activation,
+        kernel_regularizer=regularizer,
+        name=spec.name,
+        **_initializers(spec, paper_init),
+    )(x)
+    if is_output:
+        return x
+    return keras.layers.Dropout(dropout, name="drop" + spec.name.removeprefix("fc"))(x)
 
 
 def _keras_padding(spec: LayerSpec) -> str:
@@ -190,12 +212,7 @@ def _validate(normalization, groups, dropout, activation, weight_decay, paper_in
         raise ValueError(f"weight_decay must be None or a number >= 0 (the paper's is 0.0005), got {weight_decay!r}.")
     if not isinstance(paper_init, bool):
         raise ValueError(f"paper_init must be True, False or 'default', got {paper_init!r}.")
-    if raw_image_size is not None and (
-        isinstance(raw_image_size, bool) or not isinstance(raw_image_size, int) or raw_image_size < 1
-    ):
-        raise ValueError(
-            f"raw_image_size must be None or the side of the raw images in pixels, got {raw_image_size!r}."
-        )
+    check_positive_int("raw_image_size (the side of the raw images in pixels)", raw_image_size, allow_none=True)
     if augment and raw_image_size is None:
         raise ValueError(
             "augment=True shifts and flips the raw images before they are resized: also pass raw_image_size "

@@ -10,6 +10,9 @@ from typing import Mapping, Sequence
 
 import numpy as np
 
+# confusion_matrix and per_class_accuracy live in metrics; chapter 6 imports them from here with the figures.
+from alexnet_book.metrics import check_labels, confusion_matrix, per_class_accuracy
+
 
 def _pyplot():
     import matplotlib.pyplot as plt
@@ -35,20 +38,13 @@ def _as_displayable(image: np.ndarray) -> np.ndarray:
     return np.clip(image, 0.0, 1.0)
 
 
-def _check_labels(y: np.ndarray, name: str, num_classes: int) -> np.ndarray:
-    y = np.asarray(y).reshape(-1)
-    if len(y) and (y.min() < 0 or y.max() >= num_classes):
-        raise ValueError(f"{name} must be class indices in 0..{num_classes - 1}, found {y.min()}..{y.max()}.")
-    return y.astype(np.int64)
-
-
 def sample_grid(
     images, labels, class_names: Sequence[str], per_class: int = 8, seed: int = 0, title: str | None = None
 ):
     """One row per class with `per_class` of its images, picked at random (seeded)."""
     plt = _pyplot()
     images = _check_images(images)
-    labels = _check_labels(labels, "labels", len(class_names))
+    labels = check_labels(labels, "labels", len(class_names))
     rng = np.random.default_rng(seed)
     fig, axes = plt.subplots(len(class_names), per_class, figsize=(per_class * 0.9, len(class_names) * 0.95))
     axes = np.asarray(axes).reshape(len(class_names), per_class)
@@ -128,25 +124,6 @@ def training_curves(history: Mapping[str, Sequence[float]], title: str | None = 
     return fig
 
 
-def confusion_matrix(y_true, y_pred, num_classes: int) -> np.ndarray:
-    """Counts: row = true class, column = predicted class."""
-    y_true = _check_labels(y_true, "y_true", num_classes)
-    y_pred = _check_labels(y_pred, "y_pred", num_classes)
-    if len(y_true) != len(y_pred):
-        raise ValueError(f"y_true and y_pred must have the same length, got {len(y_true)} and {len(y_pred)}.")
-    from sklearn.metrics import confusion_matrix as counts_by_class
-
-    return counts_by_class(y_true, y_pred, labels=np.arange(num_classes)).astype(np.int64)
-
-
-def per_class_accuracy(y_true, y_pred, num_classes: int) -> np.ndarray:
-    """Fraction of each class's images predicted right (NaN for a class with no image)."""
-    counts = confusion_matrix(y_true, y_pred, num_classes)
-    totals = counts.sum(axis=1)
-    with np.errstate(invalid="ignore", divide="ignore"):
-        return np.where(totals > 0, np.diag(counts) / np.maximum(totals, 1), np.nan)
-
-
 def confusion_matrix_figure(
     y_true, y_pred, class_names: Sequence[str], normalize: bool = True, title: str | None = None
 ):
@@ -213,8 +190,8 @@ def mistakes_grid(
     probabilities (N, classes) are given."""
     plt = _pyplot()
     images = _check_images(images)
-    y_true = _check_labels(y_true, "y_true", len(class_names))
-    y_pred = _check_labels(y_pred, "y_pred", len(class_names))
+    y_true = check_labels(y_true, "y_true", len(class_names))
+    y_pred = check_labels(y_pred, "y_pred", len(class_names))
     if not len(images) == len(y_true) == len(y_pred):
         raise ValueError(
             f"images, y_true and y_pred must have one entry per image, got {len(images)}, "

@@ -9,6 +9,7 @@ import math
 from dataclasses import dataclass
 from typing import Sequence
 
+from alexnet_book.checks import check_positive_int
 from alexnet_book.tables import text_table
 
 TRAINING_PASSES = 3  # a training step costs about three forward passes (see CostTable.training_flop_per_image)
@@ -48,10 +49,11 @@ def layer_summary(model_or_layers, input_shape: Sequence[int]) -> LayerSummary:
     from keras import ops
 
     shape = tuple(input_shape)
-    if not shape or any(isinstance(d, bool) or not isinstance(d, int) or d < 1 for d in shape):
-        raise ValueError(
-            f"input_shape must be one image's shape without the batch axis, e.g. (227, 227, 3), got {input_shape!r}."
-        )
+    expected = "one image's shape without the batch axis, e.g. (227, 227, 3)"
+    if not shape:
+        raise ValueError(f"input_shape must be {expected}, got {input_shape!r}.")
+    for axis, size in enumerate(shape):
+        check_positive_int(f"input_shape[{axis}] ({expected})", size)
     if isinstance(model_or_layers, keras.Model):
         layers = model_or_layers.layers
         dtype = model_or_layers.inputs[0].dtype if model_or_layers.inputs else "float32"
@@ -153,8 +155,7 @@ def cost_table(model, batch_size: int = 128) -> CostTable:
     """
     import keras
 
-    if isinstance(batch_size, bool) or not isinstance(batch_size, int) or batch_size < 1:
-        raise ValueError(f"batch_size must be a positive whole number, got {batch_size!r}.")
+    check_positive_int("batch_size", batch_size)
     if not isinstance(model, keras.Model) or not model.built or not model.inputs:
         raise ValueError("cost_table needs a built Keras model with known inputs, e.g. build_alexnet(...).")
     rows = []

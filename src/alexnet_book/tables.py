@@ -1,4 +1,5 @@
-"""Plain-text tables for the chapters' printouts (no pandas needed, reads the same in a terminal and on the site)."""
+"""Tables for the chapters: aligned plain text for printouts (reads the same in a terminal and on the site), and
+markdown for a table the page renders. No pandas needed."""
 
 from __future__ import annotations
 
@@ -17,3 +18,16 @@ def text_table(header: Sequence[str], rows: Sequence[Sequence[str]]) -> str:
     ]
     lines.insert(1, "  ".join("-" * w for w in widths))
     return "\n".join(lines)
+
+
+def markdown_table(header: Sequence[str], rows: Sequence[Sequence]) -> str:
+    """A markdown (GitHub-flavoured) table, for `IPython.display.Markdown`: one row per line, cells as str(cell),
+    a "|" inside a cell escaped so that it does not split the cell."""
+    table = [tuple(header), *(tuple(row) for row in rows)]
+    if any(len(line) != len(table[0]) for line in table):
+        raise ValueError(f"every row needs {len(table[0])} cells, one per header column.")
+
+    def line(cells) -> str:
+        return "| " + " | ".join(str(cell).replace("|", "\\|") for cell in cells) + " |"
+
+    return "\n".join([line(table[0]), line(["---"] * len(table[0])), *(line(row) for row in table[1:])])
