@@ -104,6 +104,26 @@ def test_missing_folder_names_it_and_says_how_to_get_the_data(tmp_path):
     assert data.ENV_VARIABLE in str(caught.value)
 
 
+def test_a_folder_named_by_the_environment_variable_is_named_as_such(tmp_path, monkeypatch):
+    """A reader may not remember having set the variable: the message says where the path came from, and that
+    unsetting it brings the download back."""
+    missing = tmp_path / "no-such-folder"
+    monkeypatch.setenv(data.ENV_VARIABLE, str(missing))
+    expected = f"The environment variable {data.ENV_VARIABLE} is set to '{missing}', which holds no CIFAR-10"
+    with pytest.raises(CIFAR10Unavailable, match=expected) as caught:
+        load_cifar10(profile="smoke")
+    assert "unset it to download" in str(caught.value) and f"{missing} does not exist" in str(caught.value)
+    with pytest.raises(CIFAR10Unavailable, match=expected):
+        data.locate_cifar10()
+    with pytest.raises(CIFAR10Unavailable) as given:  # a folder passed as data_dir is the reader's own words
+        load_cifar10(missing, profile="smoke")
+    assert data.ENV_VARIABLE + " is set" not in str(given.value)
+
+
+def test_the_instructions_give_the_archive_s_size():
+    assert "cifar-10-python.tar.gz (170 MB)" in data.how_to_get_the_data()
+
+
 def test_folder_without_batches(tmp_path):
     (tmp_path / "notes.txt").write_text("hello")
     with pytest.raises(CIFAR10Unavailable, match="holds no CIFAR-10 batches"):
@@ -233,7 +253,9 @@ def test_no_download_and_full_never_falls_back():
     with pytest.raises(CIFAR10Unavailable, match="allow_standin=False"):
         load_cifar10(profile="smoke", download=False, allow_standin=False)
     standin = load_cifar10(profile="smoke", download=False, standin_size=(30, 10))
-    assert standin.is_standin and standin.notes == ("The download was switched off (download=False).",)
+    assert standin.is_standin and standin.notes == (
+        "The download was switched off (download=False; --no-download on the command line).",
+    )
 
 
 def test_standin_is_balanced_seeded_and_not_constant():

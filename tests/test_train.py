@@ -1,6 +1,8 @@
-"""alexnet_book.train: a run learns, is reproducible, resumes after a kill, refuses bad settings and never
-overwrites another run. They train a tiny CNN (tests/tiny_model.py) on the stand-in data, to stay fast; the real
-AlexNet trains in chapter 6 under papermill (smoke, asserting it beats chance) and in tests/rehearse_full.py."""
+"""alexnet_book.train: a run learns, is reproducible, resumes after a kill exactly as if it had not been
+interrupted, refuses bad settings, never overwrites another run, and its command line answers in one line. They
+train a tiny CNN with dropout (tests/tiny_model.py) on the stand-in data, to stay fast; the real AlexNet trains in
+chapter 6 under papermill (smoke, asserting it beats chance) and in tests/rehearse_full.py. The run folder's own
+guarantees (the lock, damaged and orphaned files) are in tests/test_runs.py."""
 
 import json
 import os
@@ -16,9 +18,13 @@ if "keras" not in sys.modules:  # keep Keras's cache out of the reader's home wi
 import numpy as np
 import pytest
 from tiny_model import build_tiny_training_model
+from tiny_model import tiny_config as tiny
 
+import alexnet_book.callbacks as callbacks
+import alexnet_book.runs as runs
 import alexnet_book.train as training
-from alexnet_book.data import load_cifar10
+from alexnet_book.data import load_cifar10, write_python_batches
+from alexnet_book.hardware import precision_policy
 from alexnet_book.train import (
     RunFiles,
     RunFolderError,
@@ -43,22 +49,6 @@ def standin():
     return load_cifar10(profile="smoke", download=False, standin_size=(3000, 400))
 
 
-def tiny(folder, **settings):
-    values = dict(
-        profile="smoke",
-        download=False,
-        output_dir=None if folder is None else str(folder),
-        epochs=2,
-        train_size=600,
-        validation_size=150,
-        test_size=200,
-        learning_rate=0.01,
-        verbose=0,
-    )
-    values.update(settings)
-    return TrainConfig(**values)
-
-
 def test_short_run_learns_and_records_everything(tmp_path, standin):
     result = train(tiny(tmp_path / "run", epochs=4, train_size=1200), data=standin)
     assert result.test_accuracy > 0.8  # chance is 0.10, colour statistics alone about the same (test_data.py)
@@ -69,13 +59,14 @@ def test_short_run_learns_and_records_everything(tmp_path, standin):
     np.testing.assert_array_equal(result.y_true, standin.y_test[result.test_indices])
     assert result.test_accuracy == pytest.approx(np.mean(result.y_pred == result.y_true))
     assert result.images_per_second > 0 and result.training_seconds > 0 and result.wall_seconds > 0
-    assert result.data_source == "standin" and result.precision == "float32" and result.device.startswith("CPU")
+    expected = precision_policy()  # float32, or mixed_bfloat16 on a CPU with bfloat16 units (TensorFlow)
+    assert result.data_source == "standin" and result.precision == expected and result.device.startswith("CPU")
     assert not result.jit_compile  # off on a CPU, where XLA made training slower
     files = RunFiles(tmp_path / "run")
     assert files.best_checkpoint.exists() and files.history.exists() and not files.backup.exists()
     manifest = json.loads(files.manifest.read_text())
     assert manifest["status"] == "complete" and manifest["identity"]["epochs"] == 4
-    assert manifest["in_force"] == {"precision": "float32", "jit_compile": False, "loss_scaling": False}
+    assert manifest["in_force"] == {"precision": expected, "jit_compile": False, "loss_scaling": False}
     assert result.best_epoch == 1 + int(np.argmax(result.history["val_accuracy"]))
     reloaded = result.load_best_model()
     np.testing.assert_allclose(
@@ -131,122 +122,127 @@ def test_learning_rate_in_the_history_drops_by_ten_at_most_three_times(tmp_path,
     assert result.history["learning_rate"] == pytest.approx([1e-9, 1e-9, 1e-10, 1e-11, 1e-12], rel=1e-5)
 
 
-def command(folder, *extra):
+def command(folder, *extra, epochs=3):
     return [
-        sys.executable,
-        "-m",
-        "alexnet_book.train",
         "--profile",
         "smoke",
         "--no-download",
         "--output-dir",
         str(folder),
         "--epochs",
-        "3",
+        str(epochs),
         "--train-size",
         "600",
         "--validation-size",
         "100",
         "--test-size",
         "100",
+        "--learning-rate",
+        "0.01",
         "--quiet",
         *extra,
     ]
 
 
-# Runs the command line in a subprocess with a fault injected at an exact point: the process kills itself
-# (SIGKILL, no clean-up) when EpochCommit is about to commit epoch 2, after that epoch's weights file is written
-# and before the rename that commits it. It saves the weights and optimizer state it committed for epoch 1.
-KILLING_DRIVER = """
+# Runs the command line in a subprocess that kills itself (SIGKILL, no clean-up) when EpochCommit is about to
+# commit epoch KILL_AT (0: never), after that epoch's weights file is written and before the rename that commits
+# it. It saves the weights and optimizer state of its last commit, and those it restored when it resumed.
+DRIVER = """
 import os, signal, sys
 import numpy as np
 import alexnet_book.train as training
 import tiny_model
 
 tiny_model.use_tiny_model()
-from tiny_model import build_tiny_training_model
+kill_at, record = int(sys.argv[1]), sys.argv[2]
+commit, restore = training.EpochCommit.commit, training.restore_committed_epoch
 
-original = training.EpochCommit.commit
+def state_of(model):
+    return [np.asarray(v) for v in model.weights + model.optimizer.variables]
 
-def commit(self, state):
-    if state["epochs_done"] == 2:
+def committing(self, state):
+    if state["epochs_done"] == kill_at:
         os.kill(os.getpid(), signal.SIGKILL)
-    original(self, state)
-    arrays = [np.asarray(v) for v in self.model.weights + self.model.optimizer.variables]
-    np.savez(sys.argv[1], *arrays)
+    commit(self, state)
+    np.savez(record + "-committed.npz", *state_of(self.model))
 
-training.EpochCommit.commit = commit
-sys.exit(training.main(sys.argv[2:]))
+def restoring(model, files, state):
+    restore(model, files, state)
+    np.savez(record + "-restored.npz", *state_of(model))
+
+training.EpochCommit.commit, training.restore_committed_epoch = committing, restoring
+sys.exit(training.main(sys.argv[3:]))
 """
 
-# Resumes the run and saves the weights and optimizer state as restored, before any training.
-RESUMING_DRIVER = """
-import sys
-import numpy as np
-import alexnet_book.train as training
-import tiny_model
-
-tiny_model.use_tiny_model()
-from tiny_model import build_tiny_training_model
-
-original = training._restore
-
-def restore(model, files, state):
-    original(model, files, state)
-    np.savez(sys.argv[1], *[np.asarray(v) for v in model.weights + model.optimizer.variables])
-
-training._restore = restore
-sys.exit(training.main(sys.argv[2:]))
-"""
+COMPARED = ("loss", "accuracy", "cross_entropy", "val_loss", "val_accuracy", "val_cross_entropy", "learning_rate")
 
 
 def history_rows(path):
     return path.read_text().splitlines()[1:] if path.exists() else []
 
 
-def test_a_run_killed_while_committing_an_epoch_resumes_from_the_last_commit(tmp_path):
+@pytest.fixture(scope="module")
+def standin_folder(standin, tmp_path_factory):
+    """Some of the stand-in's images as CIFAR-10's python batches: a subprocess reads them in a moment (generating
+    the stand-in takes seconds)."""
+    folder = tmp_path_factory.mktemp("standin-batches")
+    write_python_batches(
+        folder, standin.x_train[:1000], standin.y_train[:1000], standin.x_test[:200], standin.y_test[:200]
+    )
+    return folder
+
+
+def test_a_run_killed_at_any_epoch_resumes_exactly_as_if_it_had_not_been(tmp_path, standin_folder):
+    """Killed while committing epoch 2 (so resumed after epoch 1), then while committing epoch 3 (resumed after
+    epoch 2): every restore holds the last commit's arrays, and the run ends with the history, the weights and the
+    predictions of a run that went straight through. The tiny CNN has dropout and flips (augment), and every epoch
+    shuffles: all of it is drawn from (seed, epoch), and TensorFlow's op determinism is on (a CPU without XLA)."""
     folder, files = tmp_path / "run", RunFiles(tmp_path / "run")
     environment = {**os.environ, "TF_CPP_MIN_LOG_LEVEL": "2", "PYTHONPATH": str(Path(__file__).parent)}
-    killed = subprocess.run(
-        [sys.executable, "-c", KILLING_DRIVER, str(tmp_path / "committed.npz"), *command(folder)[3:]],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert killed.returncode == -signal.SIGKILL, killed.stderr[-3000:]
-    assert [row.split(",")[0] for row in history_rows(files.history)] == ["0"]
-    assert sorted(p.name for p in files.backup.iterdir()) == [
-        "epoch-1.weights.h5",
-        "epoch-2.weights.h5",
-        "state.json",
-    ]  # epoch 2's weights, never committed
-    assert json.loads(files.manifest.read_text())["status"] == "running"
 
-    finished = subprocess.run(
-        [sys.executable, "-c", RESUMING_DRIVER, str(tmp_path / "restored.npz"), *command(folder)[3:]],
-        env=environment,
-        capture_output=True,
-        text=True,
-        timeout=300,
-    )
-    assert finished.returncode == 0, finished.stderr[-3000:]
-    committed, restored = np.load(tmp_path / "committed.npz"), np.load(tmp_path / "restored.npz")
-    assert len(committed.files) == len(restored.files) > 10
-    for name in committed.files:  # weights, BatchNormalization statistics, momentum, step count, learning rate
-        np.testing.assert_array_equal(restored[name], committed[name])
-    assert [int(row.split(",")[0]) for row in history_rows(files.history)] == [0, 1, 2]  # every epoch once
-    assert json.loads(files.results.read_text())["resumed_from_epoch"] == 1
+    def session(kill_at):
+        record = str(tmp_path / f"session-{kill_at}")
+        extra = ("--augment", "--data-dir", str(standin_folder))
+        arguments = [sys.executable, "-c", DRIVER, str(kill_at), record, *command(folder, *extra)]
+        return subprocess.run(arguments, env=environment, capture_output=True, text=True, timeout=300), record
+
+    committed = None
+    for kill_at, resumes in ((2, False), (3, True), (0, True)):
+        finished, record = session(kill_at)
+        if kill_at:
+            assert finished.returncode == -signal.SIGKILL, finished.stderr[-3000:]
+            assert len(history_rows(files.history)) == kill_at - 1
+            assert (files.backup / f"epoch-{kill_at}.weights.h5").exists()  # written, never committed
+        else:
+            assert finished.returncode == 0, finished.stderr[-3000:]
+        if resumes:
+            restored = np.load(record + "-restored.npz")
+            assert len(restored.files) == len(committed.files) > 10
+            for name in committed.files:  # weights, BatchNormalization statistics, momentum, step, learning rate
+                np.testing.assert_array_equal(restored[name], committed[name])
+        committed = np.load(record + "-committed.npz")
+    assert json.loads(files.results.read_text())["resumed_from_epoch"] == 2
     assert json.loads(files.manifest.read_text())["status"] == "complete"
-    assert not files.backup.exists() and files.best_checkpoint.exists()
-    assert "test accuracy" in finished.stdout
+    assert not files.backup.exists() and "test accuracy" in finished.stdout
+
+    # the same settings in this process, straight through
+    settings = dict(epochs=3, validation_size=100, test_size=100, augment=True, data_dir=str(standin_folder))
+    straight = train(tiny(tmp_path / "straight", **settings))
+    history = runs.read_history(files.history)
+    assert history["epoch"] == [0, 1, 2]
+    for column in COMPARED:
+        assert history[column] == straight.history[column], column
+    reloaded = training.load_model_file(files.best_checkpoint)
+    for ours, theirs in zip(reloaded.weights, straight.model.weights, strict=True):
+        np.testing.assert_array_equal(np.asarray(ours), np.asarray(theirs))
+    np.testing.assert_array_equal(np.load(files.predictions)["probabilities"], straight.probabilities)
 
 
 def test_an_interruption_after_the_commit_keeps_every_epoch(tmp_path, standin, monkeypatch):
     """Interrupted between the commit of epoch 2 and writing history.csv: the commit holds the row."""
     folder, files = tmp_path / "run", RunFiles(tmp_path / "run")
     written = []
-    original = training._write_history
+    original = callbacks.write_history
 
     def interrupted(path, rows):
         if len(rows) == 2:
@@ -254,11 +250,11 @@ def test_an_interruption_after_the_commit_keeps_every_epoch(tmp_path, standin, m
         written.append(len(rows))
         original(path, rows)
 
-    monkeypatch.setattr(training, "_write_history", interrupted)
+    monkeypatch.setattr(callbacks, "write_history", interrupted)
     with pytest.raises(KeyboardInterrupt):
         train(tiny(folder, epochs=3), data=standin)
     assert len(history_rows(files.history)) == 1 and json.loads(files.backup_state.read_text())["epochs_done"] == 2
-    monkeypatch.setattr(training, "_write_history", original)
+    monkeypatch.setattr(callbacks, "write_history", original)
     resumed = train(tiny(folder, epochs=3), data=standin)
     assert resumed.resumed_from_epoch == 2 and resumed.history["epoch"] == [0, 1, 2]
     assert [int(row.split(",")[0]) for row in history_rows(files.history)] == [0, 1, 2]
@@ -270,11 +266,10 @@ def test_a_folder_that_contradicts_itself_is_refused_and_untouched(tmp_path, sta
     def stop(path, rows):
         raise KeyboardInterrupt
 
-    original = training._write_history
-    monkeypatch.setattr(training, "_write_history", stop)
+    monkeypatch.setattr(callbacks, "write_history", stop)
     with pytest.raises(KeyboardInterrupt):
         train(tiny(folder, epochs=3), data=standin)
-    monkeypatch.setattr(training, "_write_history", original)  # not undo(): that would drop the tiny model too
+    monkeypatch.setattr(callbacks, "write_history", runs.write_history)  # not undo(): that drops the tiny model
     (files.backup / "epoch-1.weights.h5").unlink()  # the weights the commit names are gone
     snapshot = {p: p.read_bytes() for p in folder.rglob("*") if p.is_file()}
     with pytest.raises(RunFolderError, match="names epoch-1.weights.h5, which is missing. Nothing was changed"):
@@ -450,3 +445,63 @@ def test_command_line_reports_a_refused_folder_without_a_traceback(tmp_path, cap
     code = main(["--profile", "smoke", "--no-download", "--output-dir", str(folder), "--quiet"])
     assert code == 2
     assert "holds files of something else" in capsys.readouterr().err
+
+
+def test_command_line_speaks_in_flags(capsys):
+    with pytest.raises(SystemExit):
+        main(["--data-dir", "/no/such/cifar", "--epochs", "2"])
+    error = capsys.readouterr().err.strip().splitlines()[-1]
+    assert "--data-dir '/no/such/cifar' is not an existing folder" in error and "leave it out to download" in error
+    assert "None" not in error and "data_dir" not in error
+
+
+@pytest.mark.parametrize(
+    "invocation, program",
+    [
+        (["-m", "alexnet_book.train"], "python -m alexnet_book.train"),
+        ([str(Path(sys.executable).parent / "alexnet-book-train")], "alexnet-book-train"),  # pyproject's script
+    ],
+)
+def test_help_answers_without_loading_keras_and_names_the_command(invocation, program):
+    """--help (and a bad flag) must not wait for TensorFlow, nor print its log lines before the usage.
+    -X importtime lists on stderr every module the command imported."""
+    if not Path(invocation[0]).exists() and invocation[0] != "-m":
+        pytest.skip("the package is not installed (pip install -e .), so there is no alexnet-book-train script")
+    run = subprocess.run(
+        [sys.executable, "-X", "importtime", *invocation, "--help"], capture_output=True, text=True, timeout=60
+    )
+    assert run.returncode == 0, run.stderr[-3000:]
+    assert run.stdout.startswith(f"usage: {program} ") and "--output-dir" in run.stdout
+    imported = [line.rsplit("|", 1)[-1].strip() for line in run.stderr.splitlines()]
+    assert imported and all(line.startswith("import time:") for line in run.stderr.splitlines())
+    assert "alexnet_book.runs" in imported and not {"keras", "tensorflow", "jax"} & set(imported)
+
+
+def test_command_line_announces_the_standin_and_explains_an_interruption(tmp_path, standin, monkeypatch, capsys):
+    """Without data (no download here) the command line says, before training, that it trains on the stand-in and
+    why; Ctrl-C gives one line that says what is kept and how to resume (exit status 130, as shells expect), and
+    the same command resumes."""
+    monkeypatch.setattr(training, "load_data", lambda config: standin)  # as load_cifar10 gives it, and smaller
+    original = callbacks.EpochCommit.commit
+
+    def interrupted_after_the_first_commit(self, state):
+        original(self, state)
+        print("training epoch", state["epochs_done"], file=sys.stderr)
+        raise KeyboardInterrupt
+
+    monkeypatch.setattr(callbacks.EpochCommit, "commit", interrupted_after_the_first_commit)
+    folder = tmp_path / "run"
+    assert main(command(folder, epochs=2)) == 130
+    lines = capsys.readouterr().err.strip().splitlines()
+    assert lines[0].startswith("warning: these results will not be CIFAR-10 results")
+    assert "The download was switched off" in lines[0] and "GENERATED STAND-IN" in lines[0]
+    assert lines[1:] == [
+        "training epoch 1",
+        f"Interrupted: epoch 1 of 2 is the last one committed in {folder}. "
+        "Run the same command (or cell) again to resume.",
+    ]
+    monkeypatch.setattr(callbacks.EpochCommit, "commit", original)
+    assert main(command(folder, epochs=2)) == 0
+    captured = capsys.readouterr()
+    assert "standin data" in captured.out and "Traceback" not in captured.err
+    assert json.loads(RunFiles(folder).results.read_text())["resumed_from_epoch"] == 1

@@ -45,6 +45,7 @@ STANDIN_CLASS_NAMES = tuple(
 # What keras.datasets.cifar10.load_data() downloads; the same names, so both share one cached copy.
 DOWNLOAD_URL = "https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz"
 DOWNLOAD_SHA256 = "6d958be074577803d12ecdefd02955f39262c83c16fe9348329d7fe0b5c001ce"
+DOWNLOAD_BYTES = 170_498_071  # 170 MB, 163 MiB
 KERAS_CACHE_NAME = "cifar-10-batches-py-target"
 
 SOURCES = ("directory", "keras", "standin")
@@ -65,9 +66,9 @@ class CIFAR10FormatError(CIFAR10Error, ValueError):
 def how_to_get_the_data() -> str:
     """The instructions every 'no data' message ends with."""
     return (
-        f"To get CIFAR-10: download {DOWNLOAD_URL} (163 MB) on a machine with a network, extract it "
-        f"(`tar xzf cifar-10-python.tar.gz` gives the folder `{FOLDER_NAME}`), and pass that folder (or its parent) "
-        f"as data_dir / DATA_DIR / --data-dir, or set the environment variable {ENV_VARIABLE} to it. "
+        f"To get CIFAR-10: download {DOWNLOAD_URL} ({DOWNLOAD_BYTES / 1e6:.0f} MB) on a machine with a network, "
+        f"extract it (`tar xzf cifar-10-python.tar.gz` gives the folder `{FOLDER_NAME}`), and pass that folder (or "
+        f"its parent) as data_dir / DATA_DIR / --data-dir, or set the environment variable {ENV_VARIABLE} to it. "
         "With a network, keras.datasets.cifar10.load_data() downloads it into the Keras cache instead."
     )
 
@@ -403,6 +404,25 @@ def find_batch_folder(data_dir: str | os.PathLike) -> Path:
     )
 
 
+def _named_batch_folder(data_dir: str | os.PathLike | None) -> Path | None:
+    """The batch folder that data_dir, else $ALEXNET_BOOK_CIFAR10_DIR, names (None: neither names one). An error
+    about a folder that came from the variable says so: a reader may not remember having set it."""
+    from_environment = data_dir is None and bool(os.environ.get(ENV_VARIABLE, "").strip())
+    if from_environment:
+        data_dir = os.environ[ENV_VARIABLE].strip()
+    if data_dir is None:
+        return None
+    try:
+        return find_batch_folder(data_dir)
+    except CIFAR10Error as error:
+        if not from_environment:
+            raise
+        raise type(error)(
+            f"The environment variable {ENV_VARIABLE} is set to {str(data_dir)!r}, which holds no CIFAR-10 (set it to "
+            f"the folder of the batches, or unset it to download them): {error}"
+        ) from None
+
+
 def read_batch_folder(data_dir: str | os.PathLike) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray, Path]:
     """All five training batches and the test batch of a folder: x_train, y_train, x_test, y_test, folder."""
     folder = find_batch_folder(data_dir)
@@ -662,10 +682,9 @@ def load_cifar10(
     from alexnet_book.profiles import resolve_profile
 
     profile = resolve_profile(profile)
-    if data_dir is None and os.environ.get(ENV_VARIABLE, "").strip():
-        data_dir = os.environ[ENV_VARIABLE].strip()
-    if data_dir is not None:
-        x_train, y_train, x_test, y_test, folder = read_batch_folder(data_dir)
+    named = _named_batch_folder(data_dir)
+    if named is not None:
+        x_train, y_train, x_test, y_test, folder = read_batch_folder(named)
         return CIFAR10(
             x_train,
             y_train,
@@ -695,7 +714,7 @@ def load_cifar10(
                 raise
             notes.append(str(error))
     else:
-        notes.append("The download was switched off (download=False).")
+        notes.append("The download was switched off (download=False; --no-download on the command line).")
     if not (allow_standin and profile in STANDIN_PROFILES):
         why = (
             f"the {profile} profile never uses the generated stand-in"
@@ -745,10 +764,9 @@ def locate_cifar10(data_dir: str | os.PathLike | None = None, cache_dir: str | o
     or $ALEXNET_BOOK_CIFAR10_DIR, ("keras", folder) for a download already extracted in the Keras cache, or
     (None, None) when it would have to download (or fall back to the stand-in). A folder that is named but holds
     no batches raises the error load_cifar10 would raise."""
-    if data_dir is None and os.environ.get(ENV_VARIABLE, "").strip():
-        data_dir = os.environ[ENV_VARIABLE].strip()
-    if data_dir is not None:
-        return "directory", find_batch_folder(data_dir)
+    named = _named_batch_folder(data_dir)
+    if named is not None:
+        return "directory", named
     cache_dir = Path(cache_dir).expanduser() if cache_dir is not None else keras_cache_dir()
     extracted = cache_dir / "datasets" / KERAS_CACHE_NAME
     try:

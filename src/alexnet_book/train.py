@@ -6,19 +6,23 @@ inside the momentum update (v <- 0.9 v - 0.0005 eps w - eps dL/dw), which is an 
 added to the loss: "coupled" weight decay. Keras's `SGD(weight_decay=...)` is the decoupled kind (it shrinks the
 weights outside the gradient), so the book puts the penalty on the kernels instead (build_alexnet(weight_decay=...)).
 
-A run writes into its own folder (see RunFiles) and can be interrupted at any time: started again with the same
-settings, it resumes after the last committed epoch (EpochCommit) and keeps one history for all epochs. A folder
-that holds another run is never overwritten unless overwrite=True is passed.
+A run (train) takes these steps: resolve the settings (TrainConfig.resolved); load the data and choose its images;
+claim the run folder (alexnet_book.runs: lock it for this process, then train fresh, resume after the last
+committed epoch, test a finished run again, reuse it, or refuse a folder that holds something else); build and
+compile the model, restoring the last commit; fit epoch by epoch (alexnet_book.callbacks: the schedule, the clock,
+the per-epoch commit), each epoch's image order and random layers drawn from (seed, epoch), so that a run
+interrupted at any point and resumed trains exactly as one that went straight through; test the best weights;
+write the record.
 
 Command line: python -m alexnet_book.train --profile smoke (or alexnet-book-train); the run's folder is
-runs/training-<profile>-<digest of its settings> unless --output-dir names another.
+runs/training-<profile>-<digest of its settings> unless --output-dir names another. Keras is imported only when a
+run starts (in the functions that need it), so that --help and a bad flag answer at once.
 """
 
 from __future__ import annotations
 
 import argparse
 import contextlib
-import csv
 import dataclasses
 import hashlib
 import json
@@ -30,13 +34,14 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-import keras
 import numpy as np
 
-from alexnet_book.checks import check_positive_int
-from alexnet_book.data import training_subsets
-from alexnet_book.hardware import describe_device
-from alexnet_book.profiles import PROFILES
+from alexnet_book import runs
+from alexnet_book.checks import check_number, check_positive_int, check_seed
+from alexnet_book.data import CIFAR10Error, how_to_get_the_data, load_cifar10, training_subsets
+from alexnet_book.hardware import describe_device, gpu_available, precision_policy
+from alexnet_book.profiles import PROFILES, resolve_profile
+from alexnet_book.runs import RUN_FORMAT, RunFiles, RunFolderError, prepare_run_folder, read_backup  # noqa: F401
 
 PAPER_LEARNING_RATE = 0.01
 PAPER_MOMENTUM = 0.9
@@ -90,58 +95,22 @@ PROFILE_DEFAULTS = {
     ),
 }
 PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
-LR_DIVISOR = 10.0  # the paper divides by 10 ...
-MAX_LR_REDUCTIONS = 3  # ... three times in all
-# of the run folder; a folder of another format is another run (2: EpochCommit's backup/; 3: the seed's split)
-RUN_FORMAT = 3
+
+# Importable from here as well; they load Keras, so they are imported when first asked for.
+_FROM_CALLBACKS = ("EpochCommit", "EpochTimer", "StepDownOnPlateau", "throughput", "LR_DIVISOR", "MAX_LR_REDUCTIONS")
 
 
-class RunFolderError(RuntimeError):
-    """The output folder holds something this run must not overwrite."""
+def __getattr__(name):
+    if name in _FROM_CALLBACKS:
+        from alexnet_book import callbacks
 
-
-class RunFiles:
-    """The files of a run folder.
-
-    run.json: the settings, the status ("running" or "complete") and what was in force (precision, XLA);
-    history.csv: one row per epoch over every session of the run;
-    backup/: while the run is going, its last committed epoch (see EpochCommit), deleted once complete;
-    best.keras: the model at its best validation error, a full Keras model file, written when the run completes;
-    load it with keras.models.load_model(path) after `import alexnet_book.layers` (custom layers);
-    results.json and predictions.npz: the test results.
-    """
-
-    MANIFEST = "run.json"
-    HISTORY = "history.csv"
-    BEST_CHECKPOINT = "best.keras"
-    BACKUP = "backup"
-    BACKUP_STATE = "state.json"
-    RESULTS = "results.json"
-    PREDICTIONS = "predictions.npz"
-    ALL = (MANIFEST, HISTORY, BEST_CHECKPOINT, BACKUP, RESULTS, PREDICTIONS)
-
-    def __init__(self, folder: str | os.PathLike):
-        self.folder = Path(folder)
-        self.manifest = self.folder / self.MANIFEST
-        self.history = self.folder / self.HISTORY
-        self.best_checkpoint = self.folder / self.BEST_CHECKPOINT
-        self.backup = self.folder / self.BACKUP
-        self.backup_state = self.backup / self.BACKUP_STATE
-        self.results = self.folder / self.RESULTS
-        self.predictions = self.folder / self.PREDICTIONS
-
-
-def _check_number(name, value, low, high, low_open=False):
-    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
-        raise ValueError(f"{name} must be a number, got {value!r}.")
-    if value < low or (low_open and value == low) or value > high:
-        bound = f"{'>' if low_open else '>='} {low}"
-        raise ValueError(f"{name} must be {bound} and <= {high}, got {value!r}.")
+        return getattr(callbacks, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 @dataclass(frozen=True)
 class TrainConfig:
-    """Settings of a training run. None means "the profile's default" (PROFILE_DEFAULTS).
+    """Settings of a training run. None and "auto" mean "decided by the profile or the hardware" (resolved()).
 
     weight_decay is the paper's coupled form: an L2 penalty (weight_decay / 2) * ||w||^2 on the kernels.
     precision "auto" picks by hardware (alexnet_book.hardware.precision_policy): mixed_bfloat16 on Ampere and
@@ -186,13 +155,12 @@ class TrainConfig:
         for name in ("epochs", "batch_size", "train_size", "validation_size", "test_size", "plateau_patience"):
             check_positive_int(name, getattr(self, name), allow_none=True)
         if self.learning_rate is not None:
-            _check_number("learning_rate", self.learning_rate, 0, 10, low_open=True)
-        _check_number("momentum", self.momentum, 0, 0.9999)
-        _check_number("weight_decay", self.weight_decay, 0, 1)
+            check_number("learning_rate", self.learning_rate, 0, 10, low_open=True)
+        check_number("momentum", self.momentum, 0, 0.9999)
+        check_number("weight_decay", self.weight_decay, 0, 1)
         if self.batchnorm_momentum is not None:
-            _check_number("batchnorm_momentum", self.batchnorm_momentum, 0, 1, low_open=True)
-        if isinstance(self.seed, bool) or not isinstance(self.seed, (int, np.integer)) or self.seed < 0:
-            raise ValueError(f"seed must be a whole number >= 0, got {self.seed!r}.")
+            check_number("batchnorm_momentum", self.batchnorm_momentum, 0, 1, low_open=True)
+        check_seed("seed", self.seed)
         if self.precision not in PRECISIONS:
             raise ValueError(f"precision must be one of {', '.join(PRECISIONS)}, got {self.precision!r}.")
         for name in ("jit_compile", "deterministic"):
@@ -206,23 +174,33 @@ class TrainConfig:
             raise ValueError(f"output_dir must name a folder (or None for the run's own), got {self.output_dir!r}.")
         if self.output_dir is not None and Path(self.output_dir).exists() and not Path(self.output_dir).is_dir():
             raise ValueError(f"output_dir {self.output_dir} is a file, not a folder: choose a folder for the run.")
-        if self.data_dir is not None:
-            if not isinstance(self.data_dir, (str, os.PathLike)) or not Path(self.data_dir).expanduser().is_dir():
-                raise ValueError(
-                    f"data_dir {self.data_dir!r} is not an existing folder: pass the folder that holds CIFAR-10's "
-                    "data_batch_1..5 and test_batch (or its parent), or None to download it."
-                )
+        if self.data_dir is not None and (
+            not isinstance(self.data_dir, (str, os.PathLike)) or not Path(self.data_dir).expanduser().is_dir()
+        ):
+            raise ValueError(
+                f"data_dir {self.data_dir!r} is not an existing folder: name the folder that holds CIFAR-10's "
+                "data_batch_1..5 and test_batch (or its parent), or leave it out to download CIFAR-10."
+            )
 
-    def resolved(self) -> "TrainConfig":
-        """A copy with the profile made concrete (auto -> smoke/quick/full) and its defaults filled in."""
-        from alexnet_book.profiles import resolve_profile
-
+    def resolved(self) -> TrainConfig:
+        """A copy with every choice made, once: the profile (auto -> smoke/quick/full) and its sizes, the
+        precision, XLA and op determinism for this machine."""
         profile = resolve_profile(self.profile)
-        values = {name: getattr(self, name) for name in PROFILE_DEFAULTS[profile]}
-        for name, default in PROFILE_DEFAULTS[profile].items():
-            if values[name] is None:
-                values[name] = default
-        return dataclasses.replace(self, profile=profile, **values)
+        sizes = {name: getattr(self, name) for name in PROFILE_DEFAULTS[profile]}
+        sizes = {name: PROFILE_DEFAULTS[profile][name] if value is None else value for name, value in sizes.items()}
+        precision, jit, deterministic = self.precision, self.jit_compile, self.deterministic
+        if "auto" in (precision, jit, deterministic):
+            import keras
+
+            on_gpu = gpu_available()
+            precision = precision_policy() if precision == "auto" else precision
+            # XLA on a GPU; on a CPU only under JAX, whose steps run op by op without it (TensorFlow's are faster)
+            jit = (on_gpu or keras.backend.backend() == "jax") if jit == "auto" else jit
+            # TensorFlow's op determinism switches XLA off, so "auto" gives it only to CPU runs without XLA
+            deterministic = (not on_gpu and not jit) if deterministic == "auto" else deterministic
+        return dataclasses.replace(
+            self, profile=profile, precision=precision, jit_compile=jit, deterministic=deterministic, **sizes
+        )
 
     def identity(self) -> dict:
         """The settings that make two runs the same run (where the folder is or how verbose it is do not)."""
@@ -231,34 +209,20 @@ class TrainConfig:
         return {"run_format": RUN_FORMAT, **settings}
 
 
-@dataclass
-class TrainingResult:
-    """What a run leaves for the page: history, test results, timings, and where everything is."""
+@dataclass(frozen=True)
+class TrainingResult(runs.RunSummary):
+    """What a run leaves for the page: its record (runs.RunSummary, results.json), its history and test predictions,
+    and where everything is."""
 
     config: TrainConfig
     history: dict  # column -> list, one entry per epoch, over every session of the run
-    test_accuracy: float
-    test_loss: float  # mean cross-entropy on the test images (without the weight penalty)
     y_true: np.ndarray
     y_pred: np.ndarray
     probabilities: np.ndarray
     test_indices: np.ndarray  # positions in the data set's test split of the images evaluated
-    best_epoch: int  # counted from 1
-    evaluated_weights: str
-    wall_seconds: float  # this call, from loading the data to the last prediction
-    training_seconds: float  # all epochs of the run, across interruptions
-    images_per_second: float  # training throughput after the first (compiling) epoch of a session
-    device: str
-    precision: str  # the dtype policy in force in the model's layers (in_force), not the one asked for
-    jit_compile: bool  # model.jit_compile after compile: whether XLA really compiled the steps
-    loss_scaling: bool  # whether the optimizer scaled the loss (mixed_float16)
-    data_source: str
-    data_description: str
-    train_images: int
-    validation_images: int
-    resumed_from_epoch: int  # 0 = started fresh
     reused: bool  # True: the folder held this finished run, nothing was trained again
     output_dir: Path
+    wall_seconds: float = math.nan  # this call, from loading the data to the last prediction
     model: object = field(default=None, repr=False)
 
     @property
@@ -270,282 +234,24 @@ class TrainingResult:
         return len(self.history.get("epoch", []))
 
     def load_best_model(self):
-        import alexnet_book.layers  # noqa: F401  (registers the custom layers for loading)
-
-        return keras.models.load_model(self.checkpoint_path)
+        return load_model_file(self.checkpoint_path)
 
 
-# --------------------------------------------------------------------------------------------------
-# The run folder
+def load_model_file(path: Path):
+    """A saved model of a run (best.keras), with a message that names the file where it is damaged."""
+    import keras
 
+    import alexnet_book.layers  # noqa: F401  (registers the custom layers for loading)
 
-def _write_atomically(path: Path, text: str) -> None:
-    """Write a file so that a kill at any moment leaves either the old or the new content, never half."""
-    temporary = path.with_name(path.name + ".tmp")
-    with open(temporary, "w") as handle:
-        handle.write(text)
-        handle.flush()
-        os.fsync(handle.fileno())
-    temporary.replace(path)
-
-
-def _read_history(path: Path) -> dict:
-    if not path.exists() or path.stat().st_size == 0:
-        return {}
-    with open(path, newline="") as handle:
-        return _history_columns(list(csv.DictReader(handle)))
-
-
-def _history_columns(rows: list[dict]) -> dict:
-    """Rows (one dict per epoch) as columns (one list per name), the form TrainingResult.history has."""
-    if not rows:
-        return {}
-    history = {key: [] for key in rows[0]}
-    for row in rows:
-        for key in history:
-            value = row.get(key, "")
-            history[key].append(int(value) if key == "epoch" else float(value) if value not in ("", None) else math.nan)
-    return history
-
-
-def _write_history(path: Path, rows: list[dict]) -> None:
-    """history.csv, the reader's view of the committed rows (backup/state.json holds the same rows)."""
-    columns = list(dict.fromkeys(key for row in rows for key in row))
-    lines = [",".join(columns)] + [",".join(str(row.get(key, "")) for key in columns) for row in rows]
-    _write_atomically(path, "\n".join(lines) + "\n" if rows else "")
-
-
-def read_backup(files: RunFiles) -> dict | None:
-    """The last committed epoch of an unfinished run (None: no epoch was committed yet).
-
-    Raises RunFolderError where the folder contradicts itself (a state that names missing files, or a history
-    that does not have one row per committed epoch): nothing is changed then, a person has to look.
-    """
-    if not files.backup_state.exists():
-        return None
-    fix = (
-        f"Nothing was changed. Move the folder {files.folder} aside and start the run again, or pass "
-        "overwrite=True (--overwrite) to replace it."
-    )
+    runs.check_model_file(path, runs.MODEL_LOST)
     try:
-        state = json.loads(files.backup_state.read_text())
-        epochs, rows = int(state["epochs_done"]), list(state["history"])
-        named = dict.fromkeys([files.backup / state["latest_weights"], files.backup / state["best_weights"]])
-    except (ValueError, KeyError, TypeError) as error:
-        raise RunFolderError(f"{files.backup_state} is not a backup this package wrote ({error!r}). {fix}") from None
-    missing = [path.name for path in named if not path.exists()]
-    if missing:
-        raise RunFolderError(f"{files.backup_state} names {', '.join(missing)}, which is missing. {fix}")
-    if [row.get("epoch") for row in rows] != list(range(epochs)):
-        raise RunFolderError(
-            f"{files.backup_state} records {epochs} epochs but its history does not have one row for each. {fix}"
-        )
-    return state
-
-
-def default_run_folder(config: TrainConfig, data_identity: dict) -> Path:
-    """runs/training-<profile>-<8 hex digits of the run's settings and data>: a run with other settings gets
-    another folder, so that none replaces another, and the same settings find their run again (to resume it,
-    or to reuse it finished). Relative to the working directory (a notebook's own folder)."""
-    identity = json.dumps({**config.identity(), **data_identity}, sort_keys=True)
-    return Path("runs") / f"training-{config.profile}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
-
-
-def prepare_run_folder(config: TrainConfig, data_identity: dict) -> tuple[RunFiles, str]:
-    """Claim the folder for this run. Returns the files and what to do: "fresh", "resume", "evaluate" (the run
-    is trained but its test results are gone) or "reuse" (the finished run: nothing to do)."""
-    files = RunFiles(config.output_dir)
-    identity = {**config.identity(), **data_identity}
-    folder = files.folder
-    contents = sorted(p.name for p in folder.iterdir()) if folder.exists() else []
-    if contents:
-        manifest = None
-        if files.manifest.exists():
-            try:
-                manifest = json.loads(files.manifest.read_text())
-            except ValueError:
-                manifest = None
-        same = manifest is not None and manifest.get("identity") == identity
-        if same and manifest.get("status") == "complete":
-            if files.results.exists() and files.predictions.exists():
-                return files, "reuse"
-            if files.best_checkpoint.exists() and files.history.exists():
-                return files, "evaluate"
-            if not config.overwrite:
-                raise RunFolderError(
-                    f"The output folder {folder} holds a finished run whose best.keras or history.csv is missing, "
-                    "so its results cannot be rebuilt. Nothing was changed. Pass overwrite=True (--overwrite) to "
-                    "train it again, or choose another output folder."
-                )
-        elif same:
-            try:
-                read_backup(files)  # refuses a folder that contradicts itself before anything is written
-                return files, "resume"
-            except RunFolderError:
-                if not config.overwrite:
-                    raise
-        elif not config.overwrite:
-            if manifest is None:
-                what = f"holds files of something else ({', '.join(contents[:5])}{'...' if len(contents) > 5 else ''})"
-            else:
-                old = manifest.get("identity", {})
-                differences = [
-                    f"{k}: {old.get(k)!r} there, {identity.get(k)!r} now"
-                    for k in dict.fromkeys([*identity, *old])
-                    if old.get(k) != identity.get(k)
-                ]
-                what = "holds a run with other settings (" + "; ".join(differences[:4]) + ")"
-            raise RunFolderError(
-                f"The output folder {folder} {what}. Nothing was changed. Choose another output folder "
-                "(output_dir / OUTPUT_DIR / --output-dir), or pass overwrite=True (--overwrite) to replace that run."
-            )
-        for name in RunFiles.ALL:  # overwrite removes this package's files only, never anything else there
-            path = folder / name
-            if path.is_dir():
-                shutil.rmtree(path)
-            elif path.exists():
-                path.unlink()
-    folder.mkdir(parents=True, exist_ok=True)
-    return files, "fresh"
-
-
-def _write_manifest(files: RunFiles, config: TrainConfig, data_identity: dict, status: str, extra: dict | None = None):
-    manifest = {
-        "identity": {**config.identity(), **data_identity},
-        "status": status,
-        "config": {k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(config).items()},
-        **(extra or {}),
-    }
-    _write_atomically(files.manifest, json.dumps(manifest, indent=2))
+        return keras.models.load_model(path)
+    except (OSError, ValueError) as error:
+        raise runs.damaged(path, error, runs.MODEL_LOST) from None
 
 
 # --------------------------------------------------------------------------------------------------
-# Callbacks
-
-
-class StepDownOnPlateau(keras.callbacks.Callback):
-    """The paper's schedule: divide the learning rate by 10 "when the validation error rate stopped improving",
-    here when it has not reached a new low for `patience` epochs, at most 3 times (so it ends at
-    learning_rate / 1000). Logs each epoch's rate.
-
-    It watches the validation error (1 - val_accuracy), not val_loss: in Keras 3 val_loss includes the weight
-    penalty, which the decay shrinks every epoch, so val_loss keeps "improving" while the error stands still.
-    Its state is a function of the validation errors so far, so a resumed run rebuilds it from the history
-    (past_errors); Keras's ReduceLROnPlateau would start counting afresh after an interruption.
-    """
-
-    def __init__(
-        self, patience: int, divisor: float = LR_DIVISOR, max_reductions: int = MAX_LR_REDUCTIONS, past_errors=()
-    ):
-        super().__init__()
-        self.patience, self.divisor, self.max_reductions = patience, divisor, max_reductions
-        self.best, self.wait, self.reductions = math.inf, 0, 0
-        for error in past_errors:
-            self.update(error)
-
-    def update(self, error: float) -> bool:
-        """Take one epoch's validation error; True when the rate must drop now."""
-        if error < self.best:
-            self.best, self.wait = error, 0
-            return False
-        self.wait += 1
-        if self.wait >= self.patience and self.reductions < self.max_reductions:
-            self.wait, self.reductions = 0, self.reductions + 1
-            return True
-        return False
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs if logs is not None else {}
-        optimizer = self.model.optimizer
-        # the rate this epoch ran with, logged before any change
-        logs["learning_rate"] = float(keras.ops.convert_to_numpy(optimizer.learning_rate))
-        if "val_accuracy" in logs and self.update(1.0 - float(logs["val_accuracy"])):
-            optimizer.learning_rate = logs["learning_rate"] / self.divisor
-
-
-class EpochTimer(keras.callbacks.Callback):
-    """Adds epoch_seconds (training and validation), train_seconds (the training steps only) and warmup (1 on
-    the first epoch of a session, which includes tracing and compiling) to each epoch's log.
-
-    It waits for the last training step once per epoch, when validation begins, and never per step: a callback
-    with a per-batch hook makes Keras wait for every step, which a fast GPU notices.
-    """
-
-    def __init__(self):
-        super().__init__()
-        self.first = True
-
-    def on_epoch_begin(self, epoch, logs=None):
-        self.start, self.train_end = time.perf_counter(), None
-
-    def on_test_begin(self, logs=None):
-        if self.train_end is None:  # validation inside fit (an evaluate() outside fit has no epoch)
-            keras.ops.convert_to_numpy(self.model.optimizer.iterations)  # the last step has finished
-            self.train_end = time.perf_counter()
-
-    def on_epoch_end(self, epoch, logs=None):
-        logs = logs if logs is not None else {}
-        now = time.perf_counter()
-        logs["epoch_seconds"] = now - self.start
-        logs["train_seconds"] = (self.train_end or now) - self.start
-        logs["warmup"] = int(self.first)
-        self.first = False
-
-
-class EpochCommit(keras.callbacks.Callback):
-    """Makes every finished epoch durable, in one step that a kill cannot split.
-
-    After each epoch: the weights (with the optimizer's momentum, step count and learning rate) go to a new
-    file backup/epoch-N.weights.h5; then backup/state.json is replaced in one atomic rename. That rename is the
-    commit: the state names the latest and the best weights and holds the history rows. history.csv is written
-    from it afterwards, as a view. A kill before the rename leaves the previous commit whole (the new weights
-    file is ignored and removed on resume); a kill after it loses nothing. The best weights are those of the
-    lowest validation error so far (the first such epoch).
-    """
-
-    def __init__(self, files: RunFiles, state: dict | None = None):
-        super().__init__()
-        self.files = files
-        state = state or {}
-        self.rows = list(state.get("history", []))
-        self.best_weights = state.get("best_weights")
-        self.best_error = min((1.0 - row["val_accuracy"] for row in self.rows), default=math.inf)
-
-    def on_epoch_end(self, epoch, logs=None):
-        started = time.perf_counter()
-        self.files.backup.mkdir(parents=True, exist_ok=True)
-        latest = f"epoch-{epoch + 1}.weights.h5"
-        self.model.save_weights(str(self.files.backup / latest), overwrite=True)
-        row = {"epoch": epoch, **{key: float(value) for key, value in (logs or {}).items()}}
-        error = 1.0 - row.get("val_accuracy", 0.0)
-        if error < self.best_error:
-            self.best_error, self.best_weights = error, latest
-        row["checkpoint_seconds"] = time.perf_counter() - started
-        self.rows.append(row)
-        self.commit(
-            {
-                "epochs_done": epoch + 1,
-                "latest_weights": latest,
-                "best_weights": self.best_weights,
-                "history": self.rows,
-            }
-        )
-        _write_history(self.files.history, self.rows)
-        remove_unreferenced_weights(self.files, {latest, self.best_weights})
-
-    def commit(self, state: dict) -> None:
-        _write_atomically(self.files.backup_state, json.dumps(state))
-
-
-def remove_unreferenced_weights(files: RunFiles, keep: set) -> None:
-    """Delete backup weight files that the committed state does not name (superseded, or never committed)."""
-    for path in files.backup.glob("*.weights.h5"):
-        if path.name not in keep:
-            path.unlink()
-
-
-# --------------------------------------------------------------------------------------------------
-# Model
+# The recipe's model
 
 
 def build_training_model(config: TrainConfig, num_classes: int = 10):
@@ -567,6 +273,8 @@ def build_training_model(config: TrainConfig, num_classes: int = 10):
 
 def set_batchnorm_momentum(model, momentum: float) -> None:
     """How fast every BatchNormalization layer's moving averages follow the batches (Keras's default: 0.99)."""
+    import keras
+
     for layer in _all_layers(model):
         if isinstance(layer, keras.layers.BatchNormalization):
             layer.momentum = momentum  # read when the training step is traced: set it before fit
@@ -581,6 +289,8 @@ def compile_for_training(
     Under mixed_float16 the optimizer scales the loss, since float16 gradients underflow without it.
     Ask in_force(model) afterwards what really runs: Keras can switch XLA off with only a warning.
     """
+    import keras
+
     optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
     if precision == "mixed_float16":
         optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
@@ -591,6 +301,8 @@ def compile_for_training(
 def in_force(model) -> dict:
     """What a compiled model really runs with, never what was asked for: the dtype policy of its layers with
     weights, whether XLA compiles its steps (model.jit_compile) and whether the loss is scaled."""
+    import keras
+
     policies = sorted({layer.dtype_policy.name for layer in _all_layers(model) if layer.weights})
     return {
         "precision": "+".join(policies),
@@ -606,35 +318,34 @@ def _all_layers(layer):
         yield from _all_layers(inner)
 
 
-# --------------------------------------------------------------------------------------------------
-# Training
-
-
-def _select(config: TrainConfig, data):
-    """The 80/20 split of the training images (seeded, as in the seed) and the profile's subsets of it and of
-    the test images (a seeded choice, in their original order)."""
-    if config.test_size is not None and config.test_size > len(data.x_test):
-        raise ValueError(
-            f"test_size={config.test_size} but the {data.source} data has only {len(data.x_test)} test images: "
-            f"ask for at most {len(data.x_test)}, or None for all of them."
-        )
-    subsets = training_subsets(data, config.train_size, config.validation_size, config.seed)
-    test_order = np.random.default_rng(config.seed).permutation(len(data.x_test))
-    return (*subsets, np.sort(test_order[: config.test_size or len(test_order)]))
-
-
 def seed_everything(seed: int, deterministic: bool | None = None) -> None:
     """Seed Python, NumPy and the backend's generators; with deterministic (None: where there is no GPU), also
     TensorFlow's op determinism: the same seed is not enough there, threads may add numbers in another order."""
-    if deterministic is None:
-        from alexnet_book.hardware import gpu_available
+    import keras
 
+    if deterministic is None:
         deterministic = not gpu_available()
     keras.utils.set_random_seed(seed)
     if deterministic and keras.backend.backend() == "tensorflow":
         import tensorflow as tf
 
         tf.config.experimental.enable_op_determinism()
+
+
+def draw_epoch_randomness(model, seed: int, epoch: int, count: int) -> np.ndarray:
+    """This epoch's order of the `count` training images, and a new state for the generator of every random
+    layer (dropout, random shifts and flips), both drawn from (seed, epoch) alone. Nothing random then depends on
+    what ran before in the process: a resumed run trains each epoch as an uninterrupted one does. (The generators'
+    states are the variables Keras keeps beside the weights, in no weights file.)"""
+    rng = np.random.default_rng([seed, epoch])
+    weights = {id(weight) for weight in model.weights}
+    for generator in (variable for variable in model.variables if id(variable) not in weights):
+        generator.assign(np.array([rng.integers(1, 2**31), 0], dtype=generator.dtype))
+    return rng.permutation(count)
+
+
+# --------------------------------------------------------------------------------------------------
+# Out of memory
 
 
 class TrainingOutOfMemory(RuntimeError):
@@ -681,59 +392,202 @@ def explain_out_of_memory(model, config: TrainConfig, device: str):
         ) from None
 
 
-def _settings(config: TrainConfig | None, settings: dict) -> TrainConfig:
-    if config is None:
-        config = TrainConfig(**settings)
-    elif settings:
-        config = dataclasses.replace(config, **settings)
-    return config.resolved()
+class RunInterrupted(KeyboardInterrupt):
+    """A run stopped by an interrupt (Ctrl-C, a notebook's stop button); the message says what it kept."""
 
 
-def _build_and_compile(config: TrainConfig, num_classes: int, precision: str, jit: bool):
+@contextlib.contextmanager
+def explain_interruption(files: RunFiles, epochs: int):
+    try:
+        yield
+    except KeyboardInterrupt as interrupt:
+        if isinstance(interrupt, RunInterrupted):
+            raise
+        done = runs.committed_epochs(files)
+        kept = f"epoch {done} of {epochs} is the last one committed" if done else "no epoch was committed yet"
+        raise RunInterrupted(
+            f"Interrupted: {kept} in {files.folder}. Run the same command (or cell) again to resume."
+        ) from None
+
+
+# --------------------------------------------------------------------------------------------------
+# A run, step by step
+
+
+def train(config: TrainConfig | None = None, *, data=None, **settings) -> TrainingResult:
+    """Train (or resume, or reuse) a run; see TrainConfig for the settings.
+
+    train(TrainConfig(profile="smoke", output_dir="runs/x")) or train(profile="smoke", output_dir="runs/x").
+    data: an alexnet_book.data.CIFAR10 already loaded (else load_data reads what the settings name).
+    """
+    started = time.perf_counter()
+    config = (TrainConfig(**settings) if config is None else dataclasses.replace(config, **settings)).resolved()
+    data = load_data(config) if data is None else data
+    images = choose_images(config, data)
+    data_identity = {"data_source": data.source, "data_images": [len(data.x_train), len(data.x_test)]}
+    if config.output_dir is None:
+        config = dataclasses.replace(config, output_dir=str(default_run_folder(config, data_identity)))
+    files, identity = RunFiles(config.output_dir), {**config.identity(), **data_identity}
+    if not config.overwrite:
+        runs.refuse_other_files(files)  # before the lock is written into someone's folder
+    with runs.RunLock(files), explain_interruption(files, config.epochs):
+        plan = prepare_run_folder(files, identity, config.overwrite)
+        if plan.action == "reuse":
+            result = reuse_finished_run(config, files)
+        elif plan.action == "evaluate":
+            result = test_again(config, files, plan.manifest, data, images)
+        else:
+            result = train_in_folder(config, files, identity, plan.state, data, images)
+    return dataclasses.replace(result, wall_seconds=time.perf_counter() - started)
+
+
+def load_data(config: TrainConfig):
+    """CIFAR-10 from the settings' data_dir, else $ALEXNET_BOOK_CIFAR10_DIR, else the download, else (smoke and
+    quick only) the generated stand-in; see alexnet_book.data.load_cifar10."""
+    return load_cifar10(config.data_dir, profile=config.profile, download=config.download)
+
+
+def choose_images(config: TrainConfig, data):
+    """The 80/20 split of the training images (seeded, as in the seed) and the profile's subsets of it and of
+    the test images (a seeded choice, in their original order): x_train, y_train, x_val, y_val, test_indices."""
+    if config.test_size is not None and config.test_size > len(data.x_test):
+        raise ValueError(
+            f"test_size={config.test_size} but the {data.source} data has only {len(data.x_test)} test images: "
+            f"ask for at most {len(data.x_test)}, or None for all of them."
+        )
+    subsets = training_subsets(data, config.train_size, config.validation_size, config.seed)
+    test_order = np.random.default_rng(config.seed).permutation(len(data.x_test))
+    return (*subsets, np.sort(test_order[: config.test_size or len(test_order)]))
+
+
+def default_run_folder(config: TrainConfig, data_identity: dict) -> Path:
+    """runs/training-<profile>-<8 hex digits of the run's settings and data>: a run with other settings gets
+    another folder, so that none replaces another, and the same settings find their run again (to resume it,
+    or to reuse it finished). Relative to the working directory (a notebook's own folder)."""
+    identity = json.dumps({**config.identity(), **data_identity}, sort_keys=True)
+    return Path("runs") / f"training-{config.profile}-{hashlib.sha256(identity.encode()).hexdigest()[:8]}"
+
+
+def train_in_folder(config, files, identity, state, data, images) -> TrainingResult:
+    """Fit from the epoch after the last commit (state; None: from the first), test the best weights, record."""
+    x_train, y_train, x_val, y_val, test_indices = images
+    seed_everything(config.seed, config.deterministic)
+    model = build_and_compile(config, len(data.class_names))
+    if state:
+        restore_committed_epoch(model, files, state)
+    manifest = start_session(config, files, identity, data, model, state)
+    facts = known_before_the_test(manifest, data, images)
+    if config.verbose and state:
+        print(f"Resuming the run in {files.folder} after epoch {state['epochs_done']} of {config.epochs}.")
+    with explain_out_of_memory(model, config, facts["device"]):
+        commit = fit_epochs(model, config, files, identity, state, (x_train, y_train), (x_val, y_val))
+        model.load_weights(str(files.backup / commit.best_weights))
+        result = test_and_record(config, files, model, runs.history_columns(commit.rows), data, test_indices, facts)
+    model.save(str(files.best_checkpoint))
+    dataclasses.replace(manifest, status="complete").write(files)
+    shutil.rmtree(files.backup, ignore_errors=True)  # the run is complete: best.keras and the history remain
+    return result
+
+
+def build_and_compile(config: TrainConfig, num_classes: int):
+    """The model at the run's precision (the dtype policy stays with its layers, not the session), compiled."""
+    import keras
+
     previous_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(precision)
+    keras.config.set_dtype_policy(config.precision)
     try:
         model = build_training_model(config, num_classes=num_classes)
     finally:
-        keras.config.set_dtype_policy(previous_policy)  # the policy stays with the model's layers, not the session
-    compile_for_training(model, config.learning_rate, config.momentum, precision, jit_compile=jit)
+        keras.config.set_dtype_policy(previous_policy)
+    compile_for_training(model, config.learning_rate, config.momentum, config.precision, config.jit_compile)
     return model
 
 
-def _restore(model, files: RunFiles, state: dict) -> None:
+def restore_committed_epoch(model, files: RunFiles, state: dict) -> None:
     """Load the committed epoch's weights and optimizer state (momentum, step count, learning rate)."""
+    path = files.backup / state["latest_weights"]
     model.optimizer.build(model.trainable_variables)  # its variables must exist to be loaded into
-    model.load_weights(str(files.backup / state["latest_weights"]))
+    try:
+        model.load_weights(str(path))
+    except (OSError, ValueError) as error:
+        fix = "Move the folder aside and start the run again, or pass overwrite=True (--overwrite) to replace it."
+        raise runs.damaged(path, error, fix) from None
 
 
-def throughput(history: dict, train_images: int) -> float:
-    """Training images per second over the epochs after a session's first (tracing and compiling happen there),
-    from EpochTimer's columns; over all epochs, compile included, when there is no other."""
-    steady = [i for i, warmup in enumerate(history.get("warmup", [])) if not warmup]
-    timed = steady or list(range(len(history.get("train_seconds", []))))
-    seconds = sum(history["train_seconds"][i] for i in timed)
-    return train_images * len(timed) / seconds if timed and seconds > 0 else math.nan
+def start_session(config, files, identity, data, model, state) -> runs.Manifest:
+    """Mark the run as running in run.json (written again, whatever it held), make history.csv the committed rows
+    and remove weights that no commit names."""
+    if state:
+        runs.write_history(files.history, state["history"])
+    if files.backup.exists():
+        runs.remove_unreferenced_weights(files, {state["latest_weights"], state["best_weights"]} if state else set())
+    manifest = runs.Manifest(
+        identity=identity,
+        status="running",
+        config={k: str(v) if isinstance(v, Path) else v for k, v in dataclasses.asdict(config).items()},
+        data_description=data.description,
+        in_force=in_force(model),
+        resumed_from_epoch=state["epochs_done"] if state else 0,
+    )
+    manifest.write(files)
+    return manifest
 
 
-def _evaluate_and_record(config, files, model, history, x_test, y_test, test_indices, summary) -> TrainingResult:
-    """Test the best weights, then write predictions, results and the finished best.keras; mark the run complete."""
+def fit_epochs(model, config, files, identity, state, training, validation):
+    """Fit the epochs after the last commit, one fit call per epoch, each on the training images in the order
+    draw_epoch_randomness gives for (seed, epoch); returns the EpochCommit, which holds every epoch's row."""
+    from alexnet_book.callbacks import EpochCommit, EpochTimer, StepDownOnPlateau
+
+    rows = state["history"] if state else []
+    schedule = StepDownOnPlateau(config.plateau_patience, past_errors=[1.0 - row["val_accuracy"] for row in rows])
+    callbacks = [EpochTimer(), schedule, EpochCommit(files, identity, state)]
+    x, y = training
+    for epoch in range(len(rows), config.epochs):
+        order = draw_epoch_randomness(model, config.seed, epoch, len(x))
+        model.fit(
+            x[order],
+            y[order],
+            batch_size=config.batch_size,
+            epochs=epoch + 1,
+            initial_epoch=epoch,
+            validation_data=validation,
+            shuffle=False,  # the order above is this epoch's shuffle
+            callbacks=callbacks,
+            verbose=config.verbose,
+        )
+    return callbacks[-1]
+
+
+def known_before_the_test(manifest: runs.Manifest, data, images) -> dict:
+    """The fields of the run's record (RunSummary) that its test does not decide."""
+    return dict(
+        **manifest.in_force,
+        device=describe_device(),
+        data_source=data.source,
+        data_description=data.description,
+        train_images=len(images[0]),
+        validation_images=len(images[2]),
+        resumed_from_epoch=manifest.resumed_from_epoch,
+    )
+
+
+def test_and_record(config, files, model, history, data, test_indices, facts) -> TrainingResult:
+    """Test the model (the best weights) and write predictions.npz and results.json; facts: what the run knows of
+    itself before the test (runs.RunSummary's other fields)."""
+    from alexnet_book.callbacks import throughput
+
+    x_test, y_test = data.x_test[test_indices], data.y_test[test_indices]
     best_epoch = int(np.argmax(history["val_accuracy"])) + 1 if history.get("val_accuracy") else config.epochs
     probabilities = model.predict(x_test, batch_size=max(config.batch_size, 64), verbose=0).astype(np.float32)
     y_pred = probabilities.argmax(axis=1)
-    summary = dict(
-        summary,
+    result = TrainingResult(
+        **facts,
         test_accuracy=float(np.mean(y_pred == y_test)),
         test_loss=float(-np.mean(np.log(np.clip(probabilities[np.arange(len(y_test)), y_test], 1e-12, 1.0)))),
         best_epoch=best_epoch,
         evaluated_weights=f"best validation error (epoch {best_epoch})",
         training_seconds=float(sum(history.get("epoch_seconds", []))),
-        images_per_second=throughput(history, summary["train_images"]),
-    )
-    np.savez_compressed(
-        files.predictions, y_true=y_test, y_pred=y_pred, probabilities=probabilities, test_indices=test_indices
-    )
-    files.results.write_text(json.dumps(summary, indent=2))
-    return TrainingResult(
+        images_per_second=throughput(history, facts["train_images"]),
         config=config,
         history=history,
         y_true=y_test,
@@ -743,127 +597,52 @@ def _evaluate_and_record(config, files, model, history, x_test, y_test, test_ind
         reused=False,
         output_dir=files.folder,
         model=model,
-        wall_seconds=math.nan,
-        **summary,
     )
+    np.savez_compressed(
+        files.predictions, y_true=y_test, y_pred=y_pred, probabilities=probabilities, test_indices=test_indices
+    )
+    result.write(files)
+    return result
 
 
-def _results_from_folder(config, files: RunFiles) -> TrainingResult:
-    saved = json.loads(files.results.read_text())
-    arrays = np.load(files.predictions)
+def test_again(config, files, manifest: runs.Manifest, data, images) -> TrainingResult:
+    """A finished run whose test results were deleted: its best.keras tested again, nothing trained."""
+    model = load_model_file(files.best_checkpoint)
+    facts = known_before_the_test(manifest, data, images)
+    return test_and_record(config, files, model, runs.read_history(files.history), data, images[-1], facts)
+
+
+def reuse_finished_run(config, files: RunFiles) -> TrainingResult:
+    """The finished run in the folder, read back: nothing is trained or tested again."""
+    if config.verbose:
+        print(
+            f"{files.folder} holds this finished run: its results are loaded, nothing is trained again "
+            "(to train it again, choose another output folder, or move this one aside)."
+        )
+    summary = runs.RunSummary.read(files)
     return TrainingResult(
+        **dataclasses.asdict(summary),
+        **runs.read_predictions(files),
         config=config,
-        history=_read_history(files.history),
+        history=runs.read_history(files.history),
         reused=True,
         output_dir=files.folder,
-        wall_seconds=math.nan,
-        **saved,
-        **{k: arrays[k] for k in ("y_true", "y_pred", "probabilities", "test_indices")},
     )
-
-
-def train(config: TrainConfig | None = None, *, data=None, **settings) -> TrainingResult:
-    """Train (or resume, or reuse) a run; see TrainConfig for the settings.
-
-    train(TrainConfig(profile="smoke", output_dir="runs/x")) or train(profile="smoke", output_dir="runs/x").
-    data: an alexnet_book.data.CIFAR10 already loaded (else load_cifar10 is called with the config's data_dir).
-    The steps: load and split the data; claim the run folder; build and compile the model (restoring the last
-    committed epoch of an interrupted run); fit with the schedule and the per-epoch commit; test the best
-    weights; write the results.
-    """
-    wall_start = time.perf_counter()
-    config = _settings(config, settings)
-    from alexnet_book.data import load_cifar10
-    from alexnet_book.hardware import gpu_available, precision_policy
-
-    if data is None:
-        data = load_cifar10(config.data_dir, profile=config.profile, download=config.download)
-    x_train, y_train, x_val, y_val, test_indices = _select(config, data)
-    x_test, y_test = data.x_test[test_indices], data.y_test[test_indices]
-    data_identity = {"data_source": data.source, "data_images": [len(data.x_train), len(data.x_test)]}
-
-    on_gpu = gpu_available()
-    precision = precision_policy() if config.precision == "auto" else config.precision
-    # XLA: on a GPU; on a CPU only under JAX, whose steps run op by op without it (TensorFlow's are faster without)
-    jit = (on_gpu or keras.backend.backend() == "jax") if config.jit_compile == "auto" else bool(config.jit_compile)
-    # TensorFlow's op determinism switches XLA off, so "auto" gives it only to CPU runs without XLA
-    deterministic = (not on_gpu and not jit) if config.deterministic == "auto" else bool(config.deterministic)
-    config = dataclasses.replace(config, precision=precision)  # part of the identity: a run is one precision
-    if config.output_dir is None:
-        config = dataclasses.replace(config, output_dir=str(default_run_folder(config, data_identity)))
-
-    files, action = prepare_run_folder(config, data_identity)
-    if action == "reuse":
-        if config.verbose:
-            print(
-                f"{files.folder} holds this finished run: its results are loaded, nothing is trained again "
-                "(to train it again, choose another output folder, or move this one aside)."
-            )
-        return dataclasses.replace(_results_from_folder(config, files), wall_seconds=time.perf_counter() - wall_start)
-    device = describe_device()
-    summary = dict(
-        device=device,
-        data_source=data.source,
-        data_description=data.description,
-        train_images=len(x_train),
-        validation_images=len(x_val),
-    )
-    if action == "evaluate":  # trained and complete, but its test results were deleted: test again, train nothing
-        import alexnet_book.layers  # noqa: F401  (registers the custom layers for loading)
-
-        manifest = json.loads(files.manifest.read_text())
-        model = keras.models.load_model(files.best_checkpoint)
-        summary.update(manifest["in_force"], resumed_from_epoch=manifest["resumed_from_epoch"])
-        result = _evaluate_and_record(
-            config, files, model, _read_history(files.history), x_test, y_test, test_indices, summary
-        )
-        return dataclasses.replace(result, wall_seconds=time.perf_counter() - wall_start)
-
-    state = read_backup(files) if action == "resume" else None
-    resume_epoch = state["epochs_done"] if state else 0
-    seed_everything(config.seed, deterministic)
-    model = _build_and_compile(config, len(data.class_names), precision, jit)
-    if state:
-        _restore(model, files, state)
-        _write_history(files.history, state["history"])  # the committed rows, whatever the view said
-    remove_unreferenced_weights(files, {state["latest_weights"], state["best_weights"]} if state else set())
-    summary.update(in_force(model), resumed_from_epoch=resume_epoch)
-    extra = {"data_description": data.description, "in_force": in_force(model), "resumed_from_epoch": resume_epoch}
-    _write_manifest(files, config, data_identity, "running", extra)
-
-    past_errors = [1.0 - row["val_accuracy"] for row in (state or {}).get("history", [])]
-    commit = EpochCommit(files, state)
-    callbacks = [EpochTimer(), StepDownOnPlateau(config.plateau_patience, past_errors=past_errors), commit]
-    if config.verbose and resume_epoch:
-        print(f"Resuming the run in {files.folder} after epoch {resume_epoch} of {config.epochs}.")
-    with explain_out_of_memory(model, config, device):
-        model.fit(
-            x_train,
-            y_train,
-            batch_size=config.batch_size,
-            epochs=config.epochs,
-            initial_epoch=resume_epoch,
-            validation_data=(x_val, y_val),
-            shuffle=True,
-            callbacks=callbacks,
-            verbose=config.verbose,
-        )
-        model.load_weights(str(files.backup / commit.best_weights))
-        history = _history_columns(commit.rows)
-        result = _evaluate_and_record(config, files, model, history, x_test, y_test, test_indices, summary)
-    model.save(str(files.best_checkpoint))
-    _write_manifest(files, config, data_identity, "complete", extra)
-    shutil.rmtree(files.backup, ignore_errors=True)  # the run is complete: best.keras and the history remain
-    return dataclasses.replace(result, wall_seconds=time.perf_counter() - wall_start)
 
 
 # --------------------------------------------------------------------------------------------------
 # Command line
 
 
+def _program() -> str:
+    """The command as it was typed, for the usage line: alexnet-book-train, or python -m alexnet_book.train."""
+    name = Path(sys.argv[0]).name
+    return "python -m alexnet_book.train" if name in ("train.py", "-c", "") else name
+
+
 def _parser() -> argparse.ArgumentParser:
     parser = argparse.ArgumentParser(
-        prog="python -m alexnet_book.train",
+        prog=_program(),
         description="Train AlexNet on CIFAR-10 with the paper's recipe (the book's training chapter, from a shell). "
         "Interrupted, run the same command again to resume.",
     )
@@ -915,15 +694,40 @@ def config_from_args(argv=None) -> TrainConfig:
     try:
         return TrainConfig(**args)
     except ValueError as error:
-        parser.error(str(error))
+        parser.error(_in_flags(str(error)))
+
+
+def _in_flags(message: str) -> str:
+    """A TrainConfig message in the words of the command line: the setting's flag (a setting left out is None)."""
+    name, _, rest = message.partition(" ")
+    if name in {setting.name for setting in dataclasses.fields(TrainConfig)}:
+        message = f"--{name.replace('_', '-')} {rest}"
+    return message.replace(" or None", "")
+
+
+def standin_notice(data) -> str:
+    """What the command line says before it trains on the generated stand-in: that, why, and how to get CIFAR-10."""
+    why = " ".join(data.notes) or "no CIFAR-10 data was found."
+    return (
+        f"warning: these results will not be CIFAR-10 results. CIFAR-10 could not be loaded: {why} This run trains "
+        f"on {data.description}. {how_to_get_the_data()}"
+    )
 
 
 def main(argv=None) -> int:
-    from alexnet_book.data import CIFAR10Error
-
     config = config_from_args(argv)
     try:
-        result = train(config)
+        config = config.resolved()
+        data = load_data(config)
+        if data.is_standin:
+            print(standin_notice(data), file=sys.stderr, flush=True)
+        result = train(config, data=data)
+    except RunInterrupted as interrupt:
+        print(interrupt, file=sys.stderr)
+        return 130
+    except KeyboardInterrupt:
+        print("Interrupted before training began: nothing was written.", file=sys.stderr)
+        return 130
     except (ValueError, CIFAR10Error, RunFolderError, TrainingOutOfMemory) as error:
         print(f"error: {error}", file=sys.stderr)
         return 2
