@@ -3,8 +3,8 @@ batch, precision and XLA, on synthetic 32x32 uint8 images, and the peers of benc
 PyTorch and in plain Keras) beside it in the same process, on the same card, at the same batch and precision.
 
 Prints the book's training images per second (no per-step host synchronization: train() has no per-batch
-callback), the ratios book / torch.compile and book / the seed-like feed (the same network in plain Keras fed
-host-resized 227x227 float32 images at the seed's batch of 32), the utilization (achieved FLOP/s over the card's
+callback), the ratios book / torch.compile and book / the post-like feed (the same network in plain Keras fed
+host-resized 227x227 float32 images at the post's batch of 32), the utilization (achieved FLOP/s over the card's
 matrix-product rate, measured here), what the per-epoch checkpoint costs, the projected time of the full
 profile's whole run on CIFAR-10's 40,000 / 10,000 split, and whether a run interrupted after an epoch resumes.
 --json writes all of it in the format of src/alexnet_book/recorded/, with the card, the driver, CUDA, JAX and Keras
@@ -139,10 +139,11 @@ def run_book(args) -> dict:
     """The book's own training entry at the full profile on synthetic data; figures from its history."""
     import keras
 
-    from alexnet_book.train import PROFILE_DEFAULTS, TrainConfig, train
+    from alexnet_book.profiles import BY_NAME
+    from alexnet_book.train import TrainConfig, train
 
     folder = args.output_dir or Path(tempfile.mkdtemp(prefix="alexnet-book-bench-"))
-    batch = args.batch_size or PROFILE_DEFAULTS["full"]["batch_size"]
+    batch = args.batch_size or BY_NAME["full"].training.batch_size
     config = TrainConfig(
         profile="full",
         epochs=args.epochs,
@@ -158,7 +159,7 @@ def run_book(args) -> dict:
     finally:
         if args.output_dir is None:
             shutil.rmtree(folder, ignore_errors=True)  # a full AlexNet run folder is about a gigabyte
-    epochs = PROFILE_DEFAULTS["full"]["epochs"]
+    epochs = BY_NAME["full"].training.epochs
     # the same run on CIFAR-10: as many training and validation images per epoch if all 50,000 are used
     projected, how = projected_seconds(result.history, epochs, data_scale=50_000 / args.images)
     checkpoint = result.history["checkpoint_seconds"]
@@ -238,13 +239,13 @@ def resume_check(args) -> dict:
 
 def run_peers(batch: int, policy: str) -> tuple[dict, dict]:
     """benchmarks/peers.py at the book's batch and dtype policy (PyTorch eager and torch.compile, plain Keras with
-    the resize inside the model), and the seed's feed at the seed's batch, in float32 as the seed ran it. Returns
+    the resize inside the model), and the post's feed at the post's batch, in float32 as the post ran it. Returns
     the runs by name, in the record's format, and the error of each peer that could not run here."""
     calls = {
         "torch_eager": lambda: peers.torch_training_rate(batch, policy),
         "torch_compile": lambda: peers.torch_training_rate(batch, policy, compiled=True),
         "plain_keras": lambda: peers.keras_training_rate(batch, policy),
-        "seed_like_feed": lambda: peers.keras_training_rate(peers.SEED_BATCH, "float32", resize_inside=False),
+        "post_like_feed": lambda: peers.keras_training_rate(peers.POST_BATCH, "float32", resize_inside=False),
     }
     runs, failures = {}, {}
     for name, call in calls.items():
@@ -374,7 +375,7 @@ PEER_RATIOS = {  # the ratio's name -> the peer run (run_peers' name for it) it 
     "book_over_torch_compile": "torch_compile",
     "book_over_torch_eager": "torch_eager",
     "book_over_plain_keras": "plain_keras",
-    "book_over_seed_like_feed": "seed_like_feed",
+    "book_over_post_like_feed": "post_like_feed",
 }
 
 

@@ -2,13 +2,13 @@
 Keras, timed the same way on the same card, so that the book's own training speed can be quoted as a ratio to them
 (absolute figures drift between machines and runs; ratios measured in one process on one card do not).
 
-The network is the seed's AlexNet: five convolutions, each followed by its ReLU and then BatchNormalization, the
+The network is the post's AlexNet: five convolutions, each followed by its ReLU and then BatchNormalization, the
 paper's three overlapping 3x3 / stride-2 max-pools, fc6 and fc7 of 4,096 units with dropout 0.5, and 10 classes,
 at 227 x 227. It trains with SGD (rate 0.01, momentum 0.9) on synthetic data (the content of the images does not
 change the time). Two feeds:
 
 - uint8 32 x 32 batches resized to 227 x 227 on the device (inside the model in Keras, by F.interpolate in PyTorch);
-- the seed's feed: images already resized on the host, 227 x 227 float32, at the seed's batch of 32 (Keras only).
+- the post's feed: images already resized on the host, 227 x 227 float32, at the post's batch of 32 (Keras only).
 
 How each rate is measured (images per second after warm-up):
 
@@ -44,7 +44,7 @@ from pathlib import Path
 IMAGE_SIZE = 227  # the input side of the paper's arithmetic (55 x 55 after conv1)
 RAW_SIZE = 32  # CIFAR-10's images, resized on the device
 NUM_CLASSES = 10
-SEED_BATCH = 32  # the seed's batch size, at which its host-resized feed is measured
+POST_BATCH = 32  # the post's batch size, at which its host-resized feed is measured
 STEPS = 40  # timed steps (PyTorch), steps per epoch (Keras)
 WARMUP = 10  # untimed PyTorch steps before the clock starts
 KERAS_EPOCHS = 3  # the first compiles; the faster of the other two is kept
@@ -97,7 +97,7 @@ def _size_suffix(image_size: int) -> str:
 
 
 def torch_alexnet(image_size: int = IMAGE_SIZE):
-    """The seed's AlexNet in PyTorch (NCHW), each convolution followed by ReLU and then BatchNormalization."""
+    """The post's AlexNet in PyTorch (NCHW), each convolution followed by ReLU and then BatchNormalization."""
     from torch import nn
 
     return nn.Sequential(
@@ -120,7 +120,7 @@ def torch_training_rate(
     image_size: int = IMAGE_SIZE,
     device: str | None = None,
 ) -> PeerRun:
-    """Training images per second of the seed's AlexNet in PyTorch: uint8 32 x 32 batches on the device, resized
+    """Training images per second of the post's AlexNet in PyTorch: uint8 32 x 32 batches on the device, resized
     there, autocast to the precision's 16-bit type (float16 with a gradient scaler, as Keras scales the loss),
     channels-last, cuDNN autotuning on; `compiled` wraps the whole step (forward, backward, update) in
     torch.compile. The device defaults to the GPU, else the CPU (a dry run)."""
@@ -180,7 +180,7 @@ def torch_training_rate(
 
 
 def keras_alexnet(resize_inside: bool = True, image_size: int = IMAGE_SIZE):
-    """The seed's AlexNet in plain Keras: uint8 32 x 32 input resized and scaled inside the model, or (the seed's
+    """The post's AlexNet in plain Keras: uint8 32 x 32 input resized and scaled inside the model, or (the post's
     feed) 227 x 227 float32 images resized on the host. The softmax stays float32 under a mixed policy."""
     import keras
 
@@ -214,7 +214,7 @@ def keras_training_rate(
     image_size: int = IMAGE_SIZE,
     seed: int = 0,
 ) -> PeerRun:
-    """Training images per second of the seed's AlexNet in plain Keras (whatever backend Keras runs on: JAX on the
+    """Training images per second of the post's AlexNet in plain Keras (whatever backend Keras runs on: JAX on the
     GPU machines) under a dtype policy, from `model.fit` on `steps` batches of synthetic data per epoch. The global
     dtype policy is restored afterwards."""
     import keras
@@ -253,7 +253,7 @@ def keras_training_rate(
     description = (
         "resize inside the model"
         if resize_inside
-        else f"host-resized {image_size}x{image_size} float32 input (the seed's feed)"
+        else f"host-resized {image_size}x{image_size} float32 input (the post's feed)"
     )
     return PeerRun(
         peer_key=f"keras_{backend}_b{batch}_{precision}_{feed}_spe{steps_per_execution}{_size_suffix(image_size)}",
@@ -271,7 +271,7 @@ def keras_training_rate(
 
 def peer_calls(frameworks, batches, precisions, steps=STEPS, warmup=WARMUP, image_size=IMAGE_SIZE) -> list:
     """(description, call) for every peer run the command line makes, in order: for each batch and precision,
-    PyTorch eager and compiled, plain Keras with the resize inside; and the seed's feed once, at its batch, float32."""
+    PyTorch eager and compiled, plain Keras with the resize inside; and the post's feed once, at its batch, float32."""
     calls = []
     if "torch" in frameworks:
         torch_rate = partial(torch_training_rate, steps=steps, warmup=warmup, image_size=image_size)
@@ -281,8 +281,8 @@ def peer_calls(frameworks, batches, precisions, steps=STEPS, warmup=WARMUP, imag
                 calls.append((f"torch.compile batch {batch} {precision}", partial(torch_rate, batch, precision, True)))
     if "keras" in frameworks:
         keras_rate = partial(keras_training_rate, steps=steps, image_size=image_size)
-        seed_feed = partial(keras_rate, SEED_BATCH, "float32", resize_inside=False)
-        calls.append((f"keras seed's feed batch {SEED_BATCH} float32", seed_feed))
+        post_feed = partial(keras_rate, POST_BATCH, "float32", resize_inside=False)
+        calls.append((f"keras post's feed batch {POST_BATCH} float32", post_feed))
         for batch in batches:
             for precision in precisions:
                 calls.append((f"keras batch {batch} {precision}", partial(keras_rate, batch, precision)))

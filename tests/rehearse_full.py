@@ -10,6 +10,7 @@ Run by tests/test_full_rehearsal.py as `KERAS_BACKEND=jax python tests/rehearse_
 JSON line per check and exits non-zero on the first failure.
 """
 
+import dataclasses
 import json
 import math
 import os
@@ -24,6 +25,7 @@ import numpy as np  # noqa: E402
 import alexnet_book.train as training  # noqa: E402
 from alexnet_book.data import CIFAR10, train_validation_split  # noqa: E402
 from alexnet_book.layers import RandomShift  # noqa: E402
+from alexnet_book.profiles import BY_NAME  # noqa: E402
 
 # Each backend interrupts and resumes under one precision and runs the other straight through.
 PRECISIONS = {"tensorflow": ("mixed_bfloat16", "mixed_float16"), "jax": ("mixed_float16", "mixed_bfloat16")}
@@ -71,7 +73,7 @@ def check(condition: bool, what: str) -> None:
 
 
 def check_run(result, precision: str, resumed_from: int) -> None:
-    full = training.PROFILE_DEFAULTS["full"]
+    full = dataclasses.asdict(BY_NAME["full"].training)
     model, history = result.model, result.history
     manifest = json.loads((Path(result.output_dir) / training.RunFiles.MANIFEST).read_text())
     check(

@@ -22,6 +22,7 @@ from alexnet_book.data import (
     STANDIN_CLASS_NAMES,
     CIFAR10FormatError,
     CIFAR10Unavailable,
+    download,  # the module: the tests point its address, checksum and probe elsewhere
     load_cifar10,
     make_standin,
     read_batch,
@@ -187,7 +188,7 @@ def test_malformed_batch_names_the_file_and_the_fix(small_cifar, payload, messag
 @pytest.fixture
 def no_network(monkeypatch):
     """The download's host does not resolve, as on a machine without a network (.invalid never resolves)."""
-    monkeypatch.setattr(data, "DOWNLOAD_URL", "https://cifar.example.invalid/cifar-10-python.tar.gz")
+    monkeypatch.setattr(download, "DOWNLOAD_URL", "https://cifar.example.invalid/cifar-10-python.tar.gz")
 
 
 @pytest.fixture
@@ -198,7 +199,9 @@ def black_hole(monkeypatch):
     listener = socket.socket()
     listener.bind(("127.0.0.1", 0))
     listener.listen(8)  # connections complete in the backlog; nobody ever reads or writes
-    monkeypatch.setattr(data, "DOWNLOAD_URL", f"http://127.0.0.1:{listener.getsockname()[1]}/cifar-10-python.tar.gz")
+    monkeypatch.setattr(
+        download, "DOWNLOAD_URL", f"http://127.0.0.1:{listener.getsockname()[1]}/cifar-10-python.tar.gz"
+    )
     yield
     listener.close()
 
@@ -232,8 +235,8 @@ def test_failed_download_after_a_good_probe_is_a_clear_error(monkeypatch, tmp_pa
     listener.bind(("127.0.0.1", 0))
     port = listener.getsockname()[1]
     listener.close()  # nothing listens there now: the download is refused at once
-    monkeypatch.setattr(data, "DOWNLOAD_URL", f"http://127.0.0.1:{port}/cifar-10-python.tar.gz")
-    monkeypatch.setattr(data, "download_reachable", lambda *args: (True, ""))
+    monkeypatch.setattr(download, "DOWNLOAD_URL", f"http://127.0.0.1:{port}/cifar-10-python.tar.gz")
+    monkeypatch.setattr(download, "download_reachable", lambda *args: (True, ""))
     with pytest.raises(CIFAR10Unavailable, match="Downloading CIFAR-10 from .* failed"):
         load_cifar10(profile="quick", allow_standin=False, cache_dir=tmp_path / "cache")
 
@@ -256,6 +259,8 @@ def test_no_download_and_full_never_falls_back():
     assert standin.is_standin and standin.notes == (
         "The download was switched off (download=False; --no-download on the command line).",
     )
+    assert standin.class_names == STANDIN_CLASS_NAMES and len(standin.x_train) == 30 and len(standin.x_test) == 10
+    assert standin.description.startswith("a GENERATED STAND-IN for CIFAR-10 (30 training and 10 test images of ")
 
 
 def test_standin_is_balanced_seeded_and_not_constant():
@@ -517,8 +522,9 @@ def test_more_malformed_batches(tmp_path, payload, message):
     assert_format_error(path, message)
 
 
-def test_data_module_uses_no_private_keras_modules():
-    assert "keras.src" not in Path(data.__file__).read_text()
+def test_data_package_uses_no_private_keras_modules():
+    modules = sorted(Path(data.__file__).parent.glob("*.py"))
+    assert len(modules) > 1 and not [path.name for path in modules if "keras.src" in path.read_text()]
 
 
 def closed_port_url():
@@ -540,10 +546,10 @@ def test_the_process_wide_socket_timeout_is_never_touched(monkeypatch, tmp_path)
     real_set(37.0)
     try:
         monkeypatch.setattr(socket, "setdefaulttimeout", lambda value: calls.append(value) or real_set(value))
-        monkeypatch.setattr(data, "DOWNLOAD_URL", closed_port_url())
-        reachable, reason = data.download_reachable(data.DOWNLOAD_URL, timeout=1.0)
+        monkeypatch.setattr(download, "DOWNLOAD_URL", closed_port_url())
+        reachable, reason = download.download_reachable(download.DOWNLOAD_URL, timeout=1.0)
         assert not reachable and reason
-        monkeypatch.setattr(data, "download_reachable", lambda *args: (True, ""))  # on to the download itself
+        monkeypatch.setattr(download, "download_reachable", lambda *args: (True, ""))  # on to the download itself
         with pytest.raises(CIFAR10Unavailable, match="Downloading CIFAR-10 from .* failed"):
             data.download_cifar10(tmp_path / "cache", probe_timeout=1.0, download_timeout=1.0)
         assert socket.getdefaulttimeout() == 37.0 and calls == []
@@ -552,7 +558,7 @@ def test_the_process_wide_socket_timeout_is_never_touched(monkeypatch, tmp_path)
 
 
 def test_a_stalled_download_gives_up_after_its_own_timeout(black_hole, monkeypatch, tmp_path):
-    monkeypatch.setattr(data, "download_reachable", lambda *args: (True, ""))
+    monkeypatch.setattr(download, "download_reachable", lambda *args: (True, ""))
     started = time.perf_counter()
     with pytest.raises(CIFAR10Unavailable, match="failed .*timed out"):
         data.download_cifar10(tmp_path, download_timeout=1.0)
@@ -599,23 +605,27 @@ def archive_server(tmp_path):
 
 def test_download_checks_the_hash_caches_and_extracts(archive_server, monkeypatch, tmp_path):
     url, sha256, hits, x_train = archive_server
-    monkeypatch.setattr(data, "DOWNLOAD_URL", url)
-    monkeypatch.setattr(data, "DOWNLOAD_SHA256", sha256)
-    monkeypatch.setattr(data, "download_reachable", lambda *args: (True, ""))
+    monkeypatch.setattr(download, "DOWNLOAD_URL", url)
+    monkeypatch.setattr(download, "DOWNLOAD_SHA256", sha256)
+    monkeypatch.setattr(download, "download_reachable", lambda *args: (True, ""))
     cache = tmp_path / "cache"
     folder = data.download_cifar10(cache, download_timeout=5.0)
     assert folder.name == "cifar-10-batches-py" and len(hits) == 1
     assert (cache / "datasets" / f"{data.KERAS_CACHE_NAME}_archive").is_file()
     np.testing.assert_array_equal(data.read_batch_folder(folder)[0], x_train)
-    monkeypatch.setattr(data, "download_reachable", lambda *args: pytest.fail("a cached archive needs no network"))
+    monkeypatch.setattr(download, "download_reachable", lambda *args: pytest.fail("a cached archive needs no network"))
     assert data.download_cifar10(cache) == folder and len(hits) == 1
+    loaded = load_cifar10(profile="full", cache_dir=cache)  # no folder named: the cached download
+    assert loaded.source == "keras" and loaded.class_names == data.CLASS_NAMES and loaded.notes == ()
+    assert loaded.description == f"CIFAR-10 downloaded into the Keras cache ({folder}; 10 training and 4 test images)"
+    np.testing.assert_array_equal(loaded.x_train, x_train)
 
 
 def test_download_with_the_wrong_hash_is_refused_and_not_kept(archive_server, monkeypatch, tmp_path):
     url, _, hits, _ = archive_server
-    monkeypatch.setattr(data, "DOWNLOAD_URL", url)
-    monkeypatch.setattr(data, "DOWNLOAD_SHA256", "0" * 64)
-    monkeypatch.setattr(data, "download_reachable", lambda *args: (True, ""))
+    monkeypatch.setattr(download, "DOWNLOAD_URL", url)
+    monkeypatch.setattr(download, "DOWNLOAD_SHA256", "0" * 64)
+    monkeypatch.setattr(download, "download_reachable", lambda *args: (True, ""))
     with pytest.raises(CIFAR10Unavailable, match="incomplete or corrupt"):
         data.download_cifar10(tmp_path / "cache", download_timeout=5.0)
     assert len(hits) == 1 and list((tmp_path / "cache" / "datasets").iterdir()) == []

@@ -9,29 +9,24 @@ import pytest
 
 from alexnet_book.data import CIFAR10, make_standin
 from alexnet_book.experiments import (
-    EXPERIMENT_SIZES,
-    SCALES,
     ExperimentData,
-    ExperimentSizes,
-    Recipe,
     RunRecord,
     ablation_headline,
     alexnet_options,
     beyond_chance,
-    build_model,
     comparison_figure,
     describe_options,
     epochs_to_target,
     experiment_data,
-    experiment_sizes,
+    experiment_model,
     images_needed,
     read_ablations,
     results_table,
     run_experiment,
-    training_recipe,
 )
 from alexnet_book.layers import LocalResponseNormalization
-from alexnet_book.profiles import PROFILES
+from alexnet_book.profiles import BY_NAME, PROFILES, ExperimentSizes, get_profile
+from alexnet_book.recipe import Recipe, compile_model, recipe_for
 from alexnet_book.train import throughput
 
 TINY_SIZES = ExperimentSizes(train_images=200, validation_images=100, epochs=4, batch_size=20)
@@ -79,27 +74,24 @@ def tiny_runs(dark_or_bright):
 # Sizes
 
 
-@pytest.mark.parametrize("scale", SCALES)
+@pytest.mark.parametrize("scale", ["small_experiments", "alexnet_experiments"])
 def test_every_profile_has_sizes_that_grow_from_smoke_to_full(scale):
     work = []
     for profile in PROFILES:
-        sizes = experiment_sizes(profile, scale)
-        assert sizes is EXPERIMENT_SIZES[scale][profile]
+        sizes = getattr(get_profile(profile), scale)
         assert sizes.steps_per_epoch == math.ceil(sizes.train_images / sizes.batch_size)
         work.append(sizes.train_images * sizes.epochs)
     assert work == sorted(work) and work[0] < work[-1]
 
 
 def test_smoke_alexnet_runs_take_only_a_few_steps():
-    sizes = experiment_sizes("smoke", "alexnet")
+    sizes = BY_NAME["smoke"].alexnet_experiments
     assert sizes.steps_per_epoch * sizes.epochs <= 5
 
 
-def test_unknown_profile_scale_or_size_is_a_clear_error():
+def test_unknown_profile_or_bad_size_is_a_clear_error():
     with pytest.raises(ValueError, match="unknown profile"):
-        experiment_sizes("fast", "small")
-    with pytest.raises(ValueError, match="unknown scale 'big'.*'small'.*'alexnet'"):
-        experiment_sizes("smoke", "big")
+        get_profile("fast")
     with pytest.raises(ValueError, match="batch_size must be a positive whole number"):
         ExperimentSizes(train_images=10, validation_images=10, epochs=1, batch_size=0)
 
@@ -130,7 +122,7 @@ def test_experiment_data_is_a_seeded_disjoint_split_of_the_training_images(stand
 
 @pytest.mark.parametrize("profile", PROFILES)
 def test_images_needed_is_just_enough_for_the_split(profile):
-    sizes = experiment_sizes(profile, "small")
+    sizes = get_profile(profile).small_experiments
     needed = images_needed(sizes)
     x, y = np.zeros((needed, 32, 32, 3), np.uint8), np.arange(needed) % 10
     enough = CIFAR10(x, y, x[:10], y[:10], source="standin")
@@ -186,9 +178,10 @@ def test_different_options_build_different_models(tiny_runs):
 
 def test_alexnet_options_build_different_alexnets():
     keras.utils.set_random_seed(0)
-    with_lrn = build_model(None, {"normalization": "lrn"})
-    without = build_model(None, {"normalization": None})
-    grouped = build_model(None, {"groups": 2, "normalization": None})
+    recipe = Recipe(learning_rate=0.01)
+    with_lrn = experiment_model(None, {"normalization": "lrn"}, recipe)
+    without = experiment_model(None, {"normalization": None}, recipe)
+    grouped = experiment_model(None, {"groups": 2, "normalization": None}, recipe)
     for model in (with_lrn, without, grouped):
         assert tuple(model.inputs[0].shape[1:]) == (32, 32, 3) and model.inputs[0].dtype == "uint8"
         assert model.get_layer("conv1").kernel_regularizer is not None  # the paper's coupled weight decay
@@ -208,17 +201,16 @@ def test_alexnet_options_build_different_alexnets():
 def test_the_recipe_is_the_training_chapters():
     from alexnet_book.train import TrainConfig
 
-    paper = training_recipe()
+    paper = recipe_for()
     assert (paper.learning_rate, paper.momentum) == (0.01, 0.9)  # the paper's, as under the full profile
     for profile in PROFILES:
         config = TrainConfig(profile=profile).resolved()
-        recipe = training_recipe(profile)
-        assert (recipe.learning_rate, recipe.momentum) == (config.learning_rate, config.momentum)
-    assert training_recipe(learning_rate=0.001).learning_rate == 0.001
+        assert recipe_for(profile) == config.recipe()  # rates, momenta, precision and XLA alike
+    assert recipe_for(learning_rate=0.001).learning_rate == 0.001
 
 
 def test_a_recipe_sets_how_fast_batchnorm_averages_follow(dark_or_bright):
-    from alexnet_book.experiments import compile_with_recipe
+    from alexnet_book.recipe import build_model
 
     def with_batchnorm():
         inputs = keras.Input((32, 32, 3), dtype="uint8")
@@ -229,8 +221,9 @@ def test_a_recipe_sets_how_fast_batchnorm_averages_follow(dark_or_bright):
     x, y = dark_or_bright.x_train[:100], dark_or_bright.y_train[:100]
     moved = {}
     for momentum in (None, 0.5):
-        model = with_batchnorm()
-        compile_with_recipe(model, Recipe(learning_rate=0.01, momentum=0.9, batchnorm_momentum=momentum))
+        recipe = Recipe(learning_rate=0.01, momentum=0.9, batchnorm_momentum=momentum)
+        model = build_model(with_batchnorm, recipe)
+        compile_model(model, recipe)
         model.train_on_batch(x, y)
         moved[momentum] = float(np.mean(keras.ops.convert_to_numpy(model.get_layer("bn").moving_mean)))
     batch_mean = float(np.mean(x / 255))
@@ -254,22 +247,22 @@ def test_throughput_leaves_out_the_first_epoch():
 
 
 def test_bad_options_give_clear_errors(dark_or_bright):
-    with pytest.raises(ValueError, match=r"tiny_net has no option 'unit': its options are units, activation"):
+    with pytest.raises(TypeError, match=r"tiny_net\(\) got an unexpected keyword argument 'unit'"):
         run_experiment("typo", dark_or_bright, TINY_SIZES, build=tiny_net, options={"unit": 8})
-    with pytest.raises(ValueError, match="build_alexnet has no option 'normalisation'"):
-        build_model(None, {"normalisation": "lrn"})
+    with pytest.raises(TypeError, match="unexpected keyword argument 'normalisation'"):
+        experiment_model(None, {"normalisation": "lrn"}, Recipe(learning_rate=0.01))
     with pytest.raises(TypeError, match="not a Keras model"):
         run_experiment("no model", dark_or_bright, TINY_SIZES, build=lambda: "a model")
     with pytest.raises(ValueError, match="the model has 10 outputs, the data 2 classes"):
         run_experiment("classes", dark_or_bright, TINY_SIZES, build=tiny_net, options={"num_classes": 10})
     with pytest.raises(ValueError, match="target_error must be a training error strictly between 0 and 1"):
         run_experiment("target", dark_or_bright, TINY_SIZES, build=tiny_net, target_error=25)
-    with pytest.raises(ValueError, match="learning_rate must be a number > 0"):
+    with pytest.raises(ValueError, match="learning_rate must be > 0 and <= 10, got 0"):
         Recipe(learning_rate=0, momentum=0.9)
     with pytest.raises(TypeError, match="recipe must be a Recipe"):
         run_experiment("rate", dark_or_bright, TINY_SIZES, build=tiny_net, recipe={"learning_rate": 0.1})
     with pytest.raises(ValueError, match="a recipe has no setting 'lr'"):
-        training_recipe(lr=0.1)
+        recipe_for(lr=0.1)
     with pytest.raises(TypeError, match="data must be experiment_data"):
         run_experiment("data", (dark_or_bright.x_train, dark_or_bright.y_train), TINY_SIZES, build=tiny_net)
 

@@ -1,4 +1,4 @@
-"""build_alexnet: the paper's network and the seed's, their parameter counts, init, input pipeline and options."""
+"""build_alexnet: the paper's network and the post's, their parameter counts, init, input pipeline and options."""
 
 import keras
 import numpy as np
@@ -125,8 +125,8 @@ def test_options_override_the_variant():
     assert model.get_layer("conv2").groups == 1 and model.get_layer("pool2").pool_size == (2, 2)
     assert model.get_layer("conv3").activation is keras.activations.tanh
     assert model.get_layer("drop7").rate == 0.25 and tuple(model.output.shape) == (None, 7)
-    lrn_seed = build_alexnet("cifar10", input_size=SMALL, normalization="lrn")
-    lrn_layers = [layer.name for layer in lrn_seed.layers if isinstance(layer, LocalResponseNormalization)]
+    lrn_post = build_alexnet("cifar10", input_size=SMALL, normalization="lrn")
+    lrn_layers = [layer.name for layer in lrn_post.layers if isinstance(layer, LocalResponseNormalization)]
     assert lrn_layers == ["lrn1", "lrn2"]
 
 

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from alexnet_book import phrases
 from alexnet_book.phrases import crossover_phrase, describe_devices, more_or_less, timing_caveat
 
 
@@ -18,3 +19,55 @@ def test_more_or_less_and_the_devices_in_words():
     assert describe_devices(["gpu:0", "gpu:1"]) == "two GPUs"
     assert "overheads" in timing_caveat(["cpu:0", "cpu:1"])
     assert "transfers between them" in timing_caveat(["gpu:0", "gpu:1"])
+
+
+def test_race_verdict_and_ratio_cover_every_outcome():
+    assert phrases.race_verdict(2, 5) == "ReLU got there first"
+    assert phrases.race_verdict(5, 2) == "tanh got there first"
+    assert phrases.race_verdict(3, 3) == "both got there in the same epoch"
+    assert phrases.race_verdict(3, None) == "only ReLU got there"
+    assert phrases.race_verdict(None, 4) == "only tanh got there"
+    assert phrases.race_verdict(None, None) == "neither got there"
+    assert phrases.epochs_ratio(6, 2) == "3.0" and phrases.epochs_ratio(None, 2) == "not measurable in this run"
+
+
+def test_reached_counts_its_epochs():
+    assert phrases.reached(1, 8) == "reached it in 1 epoch" and phrases.reached(3, 8) == "reached it in 3 epochs"
+    assert phrases.reached(None, 8) == "had not reached it after 8 epochs"
+
+
+def test_times_divided_and_the_recipe_in_words():
+    from alexnet_book.recipe import Recipe
+
+    assert [phrases.times_divided(n) for n in (0, 1, 2, 3)] == [
+        "never divided",
+        "divided once",
+        "divided twice",
+        "divided 3 times",
+    ]
+    assert phrases.recipe_phrase(Recipe(learning_rate=0.01), 128, True) == "with the paper's recipe"
+    short = phrases.recipe_phrase(Recipe(learning_rate=0.0003), 32, False)
+    assert short.startswith("with the paper's optimizer") and "no augmentation" in short
+
+
+def test_the_inspection_verdicts_follow_the_differences():
+    assert phrases.smoothing_verdict(0.6, 0.0).endswith("with smooth patterns")
+    assert phrases.smoothing_verdict(0.1, 0.0).startswith("training has begun")
+    assert phrases.smoothing_verdict(0.02, 0.0).startswith("training has hardly changed")
+    assert phrases.neighbour_verdict(0.5, 0.2).endswith("much better than their pixels do")
+    assert phrases.neighbour_verdict(0.3, 0.2) == "fc7 groups images by class better than their pixels do"
+    assert phrases.neighbour_verdict(0.21, 0.2).startswith("fc7 groups images by class about as well")
+    assert phrases.neighbour_verdict(0.1, 0.2).startswith("the pixels group images by class better")
+
+
+def test_chapter_nines_phrases():
+    assert phrases.precision_verdict("mixed_bfloat16", 20.0, 40.0).startswith(
+        "mixed_bfloat16 trained faster (mixed_bfloat16 at 2.00 times float32's best rate), and it is what"
+    )
+    assert "but float32 is what" in phrases.precision_verdict("float32", 20.0, 30.0)
+    assert phrases.precision_verdict("float32", 20.0, 10.0).startswith("float32 trained faster")
+    assert phrases.recorded_rate_phrase(None, 100.0) == "none yet"
+    assert phrases.recorded_rate_phrase(25.0, 100.0) == "25 images per second, 25% of the yardstick"
+    pipes = {"post_images_per_second": 100.0, "post_megabytes_per_second": 61.8, "uint8_images_per_second": 1e5}
+    assert phrases.pipeline_phrase(pipes, "tensorflow", 1000.0).endswith("would get 10% of the images it can train on;")
+    assert phrases.pipeline_phrase(None, "jax", 1000.0).startswith("This page ran on the jax backend")

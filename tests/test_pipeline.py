@@ -13,15 +13,15 @@ def _images(count):
     return rng.integers(0, 256, size=(count, 32, 32, 3), dtype=np.uint8), rng.integers(0, 10, size=(count,))
 
 
-def test_seed_pipeline_resizes_on_the_host_and_does_not_rescale():
-    from alexnet_book.pipeline import seed_pipeline
+def test_post_pipeline_resizes_on_the_host_and_does_not_rescale():
+    from alexnet_book.pipeline import post_pipeline
 
     images, labels = _images(70)
-    batches = list(seed_pipeline(images, labels))
+    batches = list(post_pipeline(images, labels))
     assert len(batches) == 2  # drop_remainder: 70 images give two batches of 32, the last 6 are dropped
     x, _ = batches[0]
     assert tuple(x.shape) == (32, 227, 227, 3) and x.dtype == tf.float32
-    assert float(tf.reduce_max(x)) > 1.0  # the seed's bug, kept on purpose: values stay 0..255
+    assert float(tf.reduce_max(x)) > 1.0  # the post's bug, kept on purpose: values stay 0..255
 
 
 def test_uint8_pipeline_keeps_every_image_small():
@@ -38,8 +38,8 @@ def test_compare_pipelines_reports_positive_rates_and_refuses_too_few_images():
 
     images, labels = _images(64)
     result = compare_pipelines(images, labels, minimum_seconds=0.05)
-    assert result["seed_images_per_second"] > 0 and result["uint8_images_per_second"] > 0
-    assert result["speedup"] == pytest.approx(result["uint8_images_per_second"] / result["seed_images_per_second"])
+    assert result["post_images_per_second"] > 0 and result["uint8_images_per_second"] > 0
+    assert result["speedup"] == pytest.approx(result["uint8_images_per_second"] / result["post_images_per_second"])
     with pytest.raises(ValueError, match="at least 32 images"):
         compare_pipelines(*_images(10))
 

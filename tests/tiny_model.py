@@ -33,10 +33,7 @@ def build_tiny_model(num_classes: int = 10, weight_decay: float | None = None, a
 def build_tiny_training_model(config, num_classes: int = 10):
     """alexnet_book.train.build_training_model's stand-in: the tiny CNN with the run's weight decay, augmentation
     and BatchNormalization momentum."""
-    model = build_tiny_model(num_classes, config.weight_decay or None, bool(config.augment))
-    if config.batchnorm_momentum is not None:
-        training.set_batchnorm_momentum(model, config.batchnorm_momentum)
-    return model
+    return build_tiny_model(num_classes, config.weight_decay or None, bool(config.augment))
 
 
 def use_tiny_model() -> None:

@@ -89,6 +89,14 @@ class EpochTimer(keras.callbacks.Callback):
         self.first = False
 
 
+class OneEpoch(keras.callbacks.Callback):
+    """Ends fit after the epoch it began with: fit(epochs=total, initial_epoch=epoch) then trains that one epoch,
+    and its progress line counts it against the whole run ("Epoch 3/5")."""
+
+    def on_epoch_end(self, epoch, logs=None):
+        self.model.stop_training = True
+
+
 def throughput(history: dict, train_images: int) -> float:
     """Training images per second over the epochs after a session's first (tracing and compiling happen there),
     from EpochTimer's columns; over all epochs, compile included, when there is no other."""

@@ -3,23 +3,22 @@
 Chapter 4 (what made AlexNet work) races small 32x32 networks against each other; chapter 8 (ablations) trains the
 real AlexNet with one option changed at a time. Both use this module:
 
-    sizes = experiment_sizes(profile, "small")
+    sizes = start_page(PROFILE, SEED).small_experiments  # or .alexnet_experiments (alexnet_book.profiles)
     data = experiment_data(load_cifar10(...), sizes, seed=42)
     relu = run_experiment("relu", data, sizes, build=my_net, options={"activation": "relu"}, target_error=0.5)
     tanh = run_experiment("tanh", data, sizes, build=my_net, options={"activation": "tanh"}, target_error=0.5)
     print(results_table([relu, tanh])); comparison_figure([relu, tanh])
 
 Every run starts from the same seed, sees the same images in the same order, and trains with SGD and momentum as the
-training chapter does (a Recipe: by default the paper's, or training_recipe(profile) for that chapter's settings at a
-profile); the real AlexNet also gets the paper's coupled weight decay through build_alexnet. The learning rate
-stays constant: with the paper's schedule (divide by 10 when the validation error
-stops improving) each run's rate would drop at a different epoch, and a comparison would mix the option's effect with
-the schedule's. Backend-neutral Keras 3.
+training chapter does (alexnet_book.recipe: by default the paper's recipe, or recipe_for(profile) for that chapter's
+settings at a profile, in the precision that suits the machine); the real AlexNet also gets the paper's coupled
+weight decay through build_alexnet. The learning rate stays constant: with the paper's schedule (divide by 10 when
+the validation error stops improving) each run's rate would drop at a different epoch, and a comparison would mix the
+option's effect with the schedule's. Backend-neutral Keras 3.
 """
 
 from __future__ import annotations
 
-import inspect
 import math
 import time
 from dataclasses import dataclass, field
@@ -28,62 +27,13 @@ from typing import Callable, Mapping, Sequence
 import keras
 import numpy as np
 
+from alexnet_book.callbacks import EpochTimer, throughput
 from alexnet_book.checks import check_positive_int
 from alexnet_book.data import VALIDATION_FRACTION, training_subsets
+from alexnet_book.model import build_alexnet
+from alexnet_book.profiles import PAPER_WEIGHT_DECAY, ExperimentSizes
+from alexnet_book.recipe import Recipe, build_model, compile_model, recipe_for, seed_everything
 from alexnet_book.tables import text_table
-from alexnet_book.train import EpochTimer, seed_everything, throughput
-
-SCALES = ("small", "alexnet")
-
-
-@dataclass(frozen=True)
-class ExperimentSizes:
-    """How big each run of an experiment is: images, epochs and the batch (steps follow from them)."""
-
-    train_images: int
-    validation_images: int
-    epochs: int
-    batch_size: int
-
-    def __post_init__(self):
-        for name in ("train_images", "validation_images", "epochs", "batch_size"):
-            check_positive_int(name, getattr(self, name))
-
-    @property
-    def steps_per_epoch(self) -> int:
-        return math.ceil(self.train_images / self.batch_size)
-
-
-# Every profile's sizes, in one place.
-# small: chapter 4's 32x32 networks, about a thousand training images a second on a 2-core CPU, so even smoke runs
-#   a few epochs.
-# alexnet: the real AlexNet resized to 227 inside the model, about 55 training images a second on a 2-core CPU:
-#   smoke (CI) takes two epochs of two small batches per run (the second epoch times the speed, the first
-#   compiles); quick a few hundred images; full is a GPU's work.
-EXPERIMENT_SIZES = {
-    "small": {
-        "smoke": ExperimentSizes(train_images=600, validation_images=300, epochs=3, batch_size=50),
-        "quick": ExperimentSizes(train_images=2000, validation_images=500, epochs=8, batch_size=50),
-        "full": ExperimentSizes(train_images=40_000, validation_images=10_000, epochs=30, batch_size=128),
-    },
-    "alexnet": {
-        "smoke": ExperimentSizes(train_images=16, validation_images=16, epochs=2, batch_size=8),
-        "quick": ExperimentSizes(train_images=320, validation_images=96, epochs=2, batch_size=32),
-        "full": ExperimentSizes(train_images=40_000, validation_images=10_000, epochs=30, batch_size=128),
-    },
-}
-
-
-def experiment_sizes(profile: str, scale: str = "small") -> ExperimentSizes:
-    """The sizes of one run at a profile ("smoke", "quick", "full" or "auto") and scale ("small" or "alexnet")."""
-    from alexnet_book.profiles import resolve_profile
-
-    if scale not in SCALES:
-        raise ValueError(
-            f"unknown scale {scale!r}: choose 'small' (chapter 4's 32x32 nets) or 'alexnet' (the real one)."
-        )
-    return EXPERIMENT_SIZES[scale][resolve_profile(profile)]
-
 
 # --------------------------------------------------------------------------------------------------
 # The images every run of an experiment shares
@@ -131,7 +81,8 @@ def experiment_data(data, sizes: ExperimentSizes, seed: int = 42) -> ExperimentD
     """
     if not isinstance(sizes, ExperimentSizes):
         raise TypeError(
-            f"sizes must be an ExperimentSizes (see experiment_sizes(profile, scale)), got {type(sizes).__name__}."
+            f"sizes must be an ExperimentSizes (a Profile's small_experiments or alexnet_experiments), "
+            f"got {type(sizes).__name__}."
         )
     subsets = training_subsets(
         data, sizes.train_images, sizes.validation_images, seed, names=("train_images", "validation_images")
@@ -207,35 +158,20 @@ def epochs_to_target(history: Mapping[str, Sequence[float]], target_error: float
 
 
 def alexnet_options(**options) -> dict:
-    """build_alexnet's keywords for an experiment on the real AlexNet: the seed's CIFAR-10 model taking uint8 32x32
+    """build_alexnet's keywords for an experiment on the real AlexNet: the post's CIFAR-10 model taking uint8 32x32
     images (resized to 227 inside the model) with the paper's coupled weight decay, changed by `options`."""
-    from alexnet_book.train import TrainConfig  # the recipe's weight decay lives with the training code
-
-    return {"variant": "cifar10", "raw_image_size": 32, "weight_decay": TrainConfig.weight_decay, **options}
+    return {"variant": "cifar10", "raw_image_size": 32, "weight_decay": PAPER_WEIGHT_DECAY, **options}
 
 
-def build_model(build: Callable | None, options: Mapping | None):
-    """The model of one run: build(**options), or build_alexnet(**alexnet_options(**options)) when build is None.
-
-    Option names are checked against the builder's signature first, so a typo is an error, not a silent default.
-    """
+def experiment_model(build: Callable | None, options: Mapping | None, recipe: Recipe):
+    """The model of one run, built by the recipe (alexnet_book.recipe.build_model): build(**options), or
+    build_alexnet(**alexnet_options(**options)) when build is None."""
     options = dict(options or {})
     if build is None:
-        from alexnet_book.model import build_alexnet
-
         build, options = build_alexnet, alexnet_options(**options)
     if not callable(build):
         raise TypeError(f"build must be a function that returns a Keras model (or None for AlexNet), got {build!r}.")
-    parameters = inspect.signature(build).parameters
-    takes_any = any(p.kind is inspect.Parameter.VAR_KEYWORD for p in parameters.values())
-    known = [n for n, p in parameters.items() if p.kind in (p.POSITIONAL_OR_KEYWORD, p.KEYWORD_ONLY)]
-    unknown = [name for name in options if name not in known]
-    if unknown and not takes_any:
-        raise ValueError(
-            f"{getattr(build, '__name__', 'the builder')} has no option {', '.join(map(repr, unknown))}: "
-            f"its options are {', '.join(known)}."
-        )
-    model = build(**options)
+    model = build_model(build, recipe, **options)
     if not isinstance(model, keras.Model):
         raise TypeError(f"{getattr(build, '__name__', 'build')} returned {type(model).__name__}, not a Keras model.")
     return model
@@ -255,59 +191,6 @@ def _check_seed(seed):
         raise ValueError(f"seed must be a whole number >= 0, got {seed!r}.")
 
 
-@dataclass(frozen=True)
-class Recipe:
-    """How a run trains: SGD's learning rate and momentum, and how fast BatchNormalization's moving averages follow
-    the batches (None: the layers' own momentum, Keras's 0.99). Get the training chapter's with training_recipe."""
-
-    learning_rate: float
-    momentum: float
-    batchnorm_momentum: float | None = None
-
-    def __post_init__(self):
-        if (
-            isinstance(self.learning_rate, bool)
-            or not isinstance(self.learning_rate, (int, float))
-            or not self.learning_rate > 0
-        ):
-            raise ValueError(f"learning_rate must be a number > 0 (the paper's is 0.01), got {self.learning_rate!r}.")
-        if isinstance(self.momentum, bool) or not isinstance(self.momentum, (int, float)) or not 0 <= self.momentum < 1:
-            raise ValueError(f"momentum must be a number in [0, 1) (the paper's is 0.9), got {self.momentum!r}.")
-        if self.batchnorm_momentum is not None and not 0 < self.batchnorm_momentum < 1:
-            raise ValueError(
-                f"batchnorm_momentum must be None or in (0, 1) (Keras's is 0.99), got {self.batchnorm_momentum!r}."
-            )
-
-
-def training_recipe(profile: str | None = None, **changes) -> Recipe:
-    """The training chapter's settings (alexnet_book.train.TrainConfig) at a profile; None gives the paper's own,
-    which the full profile uses. changes replace single settings, e.g. training_recipe(learning_rate=0.001)."""
-    from alexnet_book.train import TrainConfig
-
-    config = TrainConfig(profile=profile or "full").resolved()
-    settings = {
-        "learning_rate": config.learning_rate,
-        "momentum": config.momentum,
-        "batchnorm_momentum": getattr(config, "batchnorm_momentum", None),
-    }
-    unknown = sorted(set(changes) - set(settings))
-    if unknown:
-        raise ValueError(
-            f"a recipe has no setting {', '.join(map(repr, unknown))}: its settings are {', '.join(settings)}."
-        )
-    return Recipe(**{**settings, **changes})
-
-
-def compile_with_recipe(model, recipe: Recipe) -> None:
-    """Compile a model the way the training chapter does: SGD with momentum, sparse cross-entropy, accuracy; and
-    set BatchNormalization's momentum where the recipe has one (it is read when the step is traced: before fit)."""
-    from alexnet_book.train import compile_for_training, set_batchnorm_momentum
-
-    if recipe.batchnorm_momentum is not None:
-        set_batchnorm_momentum(model, recipe.batchnorm_momentum)
-    compile_for_training(model, recipe.learning_rate, recipe.momentum)
-
-
 def run_experiment(
     name: str,
     data: ExperimentData,
@@ -324,14 +207,15 @@ def run_experiment(
 
     name: the run's label in tables and figures.
     data: experiment_data(...)'s images, the same for every run of an experiment.
-    sizes: epochs and batch size (experiment_sizes(profile, scale)); the images are data's, which
+    sizes: epochs and batch size (a Profile's small_experiments or alexnet_experiments); the images are data's, which
         experiment_data already cut to sizes.
     build, options: the model is build(**options); without build it is the real AlexNet,
         build_alexnet(**alexnet_options(**options)), e.g. options={"normalization": "lrn"}.
     seed: the same seed gives the same initial weights, image order and dropout masks, so two runs differ only by
         their options (and on a CPU the same options give the same numbers again).
     target_error: also record the first epoch whose training error is at most this (chapter 4's race).
-    recipe: learning rate, momentum and BatchNormalization's momentum (default: the paper's, training_recipe()).
+    recipe: how it trains (alexnet_book.recipe.Recipe; default: the paper's, recipe_for(), at this machine's
+        precision).
     """
     if not isinstance(data, ExperimentData):
         raise TypeError(f"data must be experiment_data(...)'s ExperimentData, got {type(data).__name__}.")
@@ -339,13 +223,14 @@ def run_experiment(
         raise ValueError(f"name must be a non-empty label for the run, got {name!r}.")
     if not isinstance(sizes, ExperimentSizes):
         raise TypeError(
-            f"sizes must be an ExperimentSizes (see experiment_sizes(profile, scale)), got {type(sizes).__name__}."
+            f"sizes must be an ExperimentSizes (a Profile's small_experiments or alexnet_experiments), "
+            f"got {type(sizes).__name__}."
         )
     _check_target(target_error)
     _check_seed(seed)
-    recipe = training_recipe() if recipe is None else recipe
+    recipe = recipe_for() if recipe is None else recipe
     if not isinstance(recipe, Recipe):
-        raise TypeError(f"recipe must be a Recipe (see training_recipe(profile)), got {type(recipe).__name__}.")
+        raise TypeError(f"recipe must be a Recipe (see recipe_for(profile)), got {type(recipe).__name__}.")
     options = dict(options or {})
 
     started = time.perf_counter()
@@ -353,7 +238,7 @@ def run_experiment(
     # the same seed gives the same run; on a CPU with deterministic ops (as the training chapter), not on a GPU,
     # where determinism costs speed and some ops have no deterministic kernel
     seed_everything(int(seed))
-    model = build_model(build, options)
+    model = experiment_model(build, options, recipe)
     if tuple(model.inputs[0].shape[1:]) != data.x_train.shape[1:]:
         raise ValueError(
             f"run {name!r}: the model takes images of shape {tuple(model.inputs[0].shape[1:])}, the data has "
@@ -363,7 +248,7 @@ def run_experiment(
         raise ValueError(
             f"run {name!r}: the model has {model.outputs[0].shape[-1]} outputs, the data {data.num_classes} classes."
         )
-    compile_with_recipe(model, recipe)
+    compile_model(model, recipe)
     fitted = model.fit(
         data.x_train,
         data.y_train,

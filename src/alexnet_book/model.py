@@ -1,4 +1,4 @@
-"""One builder for the book's AlexNets: the paper's network and the seed's CIFAR-10 version, with options for the rest.
+"""One builder for the book's AlexNets: the paper's network and the post's CIFAR-10 version, with options for the rest.
 
 The layers come from `alexnet_book.architecture` (the same description chapter 2 derives the shapes from);
 the builder checks every layer's output shape against that table as it goes.
@@ -16,7 +16,7 @@ from alexnet_book.layers import LocalResponseNormalization, RandomShift
 VARIANTS = {
     # Krizhevsky et al. 2012: LRN after conv1 and conv2, the two-GPU split, N(0, 0.01) weights, 1000 classes.
     "paper": {"num_classes": 1000, "normalization": "lrn", "groups": 2, "paper_init": True},
-    # The seed blog post's Keras model: BatchNormalization after every conv, one stream, Keras's default init.
+    # The blog post's Keras model: BatchNormalization after every conv, one stream, Keras's default init.
     "cifar10": {"num_classes": 10, "normalization": "batchnorm", "groups": 1, "paper_init": False},
 }
 NORMALIZATIONS = ("lrn", "batchnorm", None)
@@ -44,7 +44,7 @@ def build_alexnet(
     """Build AlexNet as a Keras functional model whose layers are named conv1..conv5, pool1/pool2/pool5, flatten,
     fc6, drop6, fc7, drop7, fc8 (logits) and softmax.
 
-    variant: "paper" (60,965,224 parameters at 227) or "cifar10", the seed's model (58,327,818).
+    variant: "paper" (60,965,224 parameters at 227) or "cifar10", the post's model (58,327,818).
         The options below marked "default" take the variant's value (see VARIANTS).
     num_classes: units of fc8 (paper 1000, cifar10 10).
     input_size: the side of the square image conv1 sees (227 makes the paper's arithmetic whole).

@@ -43,37 +43,43 @@ def show_warning(title: str, message: str) -> None:
     ipy_display({"text/html": markup, "text/plain": f"WARNING: {title}: {message}"}, raw=True)
 
 
-def start_page(profile: str = "auto", seed: int = 42) -> str:
+def start_page(profile: str = "auto", seed: int = 42):
     """What every chapter does first: resolve PROFILE (auto -> smoke/quick/full), seed the generators, print the
-    versions, backend and devices, and glue the profile as "profile". Returns the resolved profile.
+    versions, backend and devices, and glue the profile's name as "profile". Returns the alexnet_book.profiles.Profile,
+    which holds every size the chapter uses.
 
     On a machine whose NVIDIA GPU the Keras backend cannot use, a warning first says so and how to fix it (as
     `make book` does, which stops there), unless a CPU profile was chosen deliberately."""
     import keras
 
     from alexnet_book.hardware import describe_environment, unused_gpu_warning
-    from alexnet_book.profiles import resolve_profile
+    from alexnet_book.profiles import get_profile
 
-    resolved = resolve_profile(profile)
+    resolved = get_profile(profile)
     unused_gpu = unused_gpu_warning(profile)
     if unused_gpu:
         show_warning("This machine's GPU is not used", unused_gpu)
     keras.utils.set_random_seed(seed)
     print(describe_environment())
-    print("profile:", resolved)
-    glue("profile", resolved)
+    print("profile:", resolved.name)
+    glue("profile", resolved.name)
     return resolved
 
 
-def load_page_data(data_dir, profile: str, **options):
+def load_page_data(data_dir, profile, **options):
     """CIFAR-10 for a chapter (alexnet_book.data.load_cifar10 with the page's DATA_DIR and profile): a visible
-    warning on the page where it is the generated stand-in, its description printed, its source glued in words
-    as "data_source"."""
-    from alexnet_book.data import describe_source, load_cifar10, standin_warning
+    warning on the page where it is the generated stand-in, its description printed with why any earlier source was
+    skipped (in one block of output), its source glued in words as "data_source"."""
+    from alexnet_book.data import (
+        describe_source,
+        load_cifar10,
+        standin_warning,
+    )
 
     data = load_cifar10(data_dir, profile=profile, **options)
     if data.is_standin:
         show_warning(*standin_warning(data))
-    print("data:", data.description)
+    reasons = ["  why: " + note.split(" To get CIFAR-10")[0] for note in data.notes]
+    print("data:", data.description, *reasons, sep="\n")
     glue("data_source", describe_source(data.source))
     return data

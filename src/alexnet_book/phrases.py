@@ -6,6 +6,8 @@ completes stays in the page's prose (and in a translation of it).
 
 from __future__ import annotations
 
+from alexnet_book.profiles import PAPER_BATCH_SIZE, PAPER_LEARNING_RATE
+
 
 def crossover_phrase(batch: float | None) -> str:
     """`distribution.crossover_batch`'s answer in words: "about 98 images", or "no batch size" where the lines do
@@ -34,3 +36,98 @@ def timing_caveat(devices) -> str:
     if all(name.startswith("cpu") for name in devices):
         return "the times compare the programs' overheads on one processor, not what two GPUs would gain"
     return "the times include the transfers between them"
+
+
+def race_verdict(relu_epochs: int | None, tanh_epochs: int | None) -> str:
+    """Chapter 4's race in words, from the epochs each activation took to the finishing line (None: never)."""
+    if relu_epochs and tanh_epochs:
+        if relu_epochs == tanh_epochs:
+            return "both got there in the same epoch"
+        return "ReLU got there first" if relu_epochs < tanh_epochs else "tanh got there first"
+    if relu_epochs or tanh_epochs:
+        return "only ReLU got there" if relu_epochs else "only tanh got there"
+    return "neither got there"
+
+
+def epochs_ratio(slower: int | None, faster: int | None) -> str:
+    """A ratio of epochs for a sentence ("2.0"), or why there is none ("not measurable in this run")."""
+    return f"{slower / faster:.1f}" if slower and faster else "not measurable in this run"
+
+
+def reached(epochs_to_target: int | None, epochs: int) -> str:
+    """Whether a run reached its target: "reached it in 3 epochs", "had not reached it after 8 epochs"."""
+    if epochs_to_target:
+        return f"reached it in {epochs_to_target} epoch{'s' if epochs_to_target != 1 else ''}"
+    return f"had not reached it after {epochs} epoch{'s' if epochs != 1 else ''}"
+
+
+def times_divided(count: int) -> str:
+    """How often a learning rate was divided: "never divided", "divided once", "divided twice", "divided 3 times"."""
+    return {0: "never divided", 1: "divided once", 2: "divided twice"}.get(count, f"divided {count} times")
+
+
+def recipe_phrase(recipe, batch_size: int, augment: bool) -> str:
+    """How a training run relates to the paper's recipe: "with the paper's recipe" where its rate, batch and
+    augmentation are the paper's, else what it keeps and what it changes."""
+    if recipe.learning_rate == PAPER_LEARNING_RATE and batch_size == PAPER_BATCH_SIZE and augment:
+        return "with the paper's recipe"
+    return (
+        "with the paper's optimizer, weight decay and schedule, but a smaller starting rate and batch and no "
+        "augmentation (the short profiles' changes, below)"
+        if not augment
+        else "with the paper's optimizer, weight decay, schedule and augmentation, but another rate or batch"
+    )
+
+
+def smoothing_verdict(trained: float, fresh: float) -> str:
+    """What the neighbour correlation of trained conv1 kernels against freshly initialised ones says."""
+    gain = trained - fresh
+    if gain > 0.3:
+        return "training has replaced the initial noise with smooth patterns"
+    if gain > 0.05:
+        return "training has begun to smooth the initial noise"
+    return "training has hardly changed the initial noise"
+
+
+def neighbour_verdict(fc7_agreement: float, pixel_agreement: float) -> str:
+    """How fc7's nearest neighbours compare with the pixels' at sharing a query's class."""
+    gain = fc7_agreement - pixel_agreement
+    if gain > 0.15:
+        return "fc7 groups images by class much better than their pixels do"
+    if gain > 0.05:
+        return "fc7 groups images by class better than their pixels do"
+    if gain > -0.05:
+        return "fc7 groups images by class about as well as their pixels do; this model has learnt little beyond them"
+    return "the pixels group images by class better than fc7 does; this model has not learnt a useful fc7 yet"
+
+
+def precision_verdict(policy: str, float32_rate: float, bfloat16_rate: float) -> str:
+    """Which precision trained faster, by how much, and whether precision_policy() picks it."""
+    ratio = bfloat16_rate / float32_rate
+    faster = "mixed_bfloat16" if ratio > 1 else "float32"
+    agrees = "and it is what" if faster == policy else f"but {policy} is what"
+    return (
+        f"{faster} trained faster (mixed_bfloat16 at {ratio:.2f} times float32's best rate), {agrees} "
+        "alexnet_book.hardware.precision_policy() picks here"
+    )
+
+
+def recorded_rate_phrase(rate: float | None, yardstick: float) -> str:
+    """A recorded training rate and its share of the yardstick, or "none yet" where the record has none."""
+    return "none yet" if rate is None else f"{rate:,.0f} images per second, {rate / yardstick:.0%} of the yardstick"
+
+
+def pipeline_phrase(pipes: dict | None, backend: str, gpu_rate: float) -> str:
+    """Chapter 9's sentence start on the input pipelines: what they delivered here against what a GPU trains on
+    (pipeline.compare_pipelines's figures), or, off TensorFlow, that they were not timed."""
+    if pipes is None:
+        return (
+            f"This page ran on the {backend} backend, so the tf.data pipelines were not timed (chapter 5 and this "
+            "chapter time them on TensorFlow), but the conclusion does not depend on it:"
+        )
+    return (
+        f"On this machine the post's pipeline delivered {pipes['post_images_per_second']:,.0f} images per second "
+        f"({pipes['post_megabytes_per_second']:,.0f} MB/s to copy to a device), and uint8 batches "
+        f"{pipes['uint8_images_per_second']:,.0f}. Fed by the post's pipeline on a host like this one, the GPU above "
+        f"would get {pipes['post_images_per_second'] / gpu_rate:.0%} of the images it can train on;"
+    )

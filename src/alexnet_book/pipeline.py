@@ -1,4 +1,4 @@
-"""Input pipelines, timed: the seed's host-side resize against uint8 batches resized inside the model.
+"""Input pipelines, timed: the post's host-side resize against uint8 batches resized inside the model.
 
 TensorFlow-only (tf.data): the chapters that call these skip the measurement on another Keras backend.
 """
@@ -8,11 +8,11 @@ from __future__ import annotations
 import time
 
 RAW_IMAGE_BYTES = 32 * 32 * 3  # a CIFAR-10 image as uint8
-SEED_IMAGE_BYTES = 227 * 227 * 3 * 4  # the same image after the seed's resize, float32
+POST_IMAGE_BYTES = 227 * 227 * 3 * 4  # the same image after the post's resize, float32
 
 
-def seed_pipeline(images, labels, batch_size: int = 32):
-    """The seed blog post's tf.data pipeline, bug included: resize to 227 on the host, then a
+def post_pipeline(images, labels, batch_size: int = 32):
+    """The blog post's tf.data pipeline, bug included: resize to 227 on the host, then a
     convert_image_dtype that does not rescale (resize already returned float32 in 0..255)."""
     import tensorflow as tf
 
@@ -48,14 +48,14 @@ def compare_pipelines(images, labels, minimum_seconds: float = 0.5) -> dict:
     """Time both pipelines over the same images; rates in images/s and MB/s that cross to the device."""
     count = len(images)
     if count < 32:
-        raise ValueError(f"time the pipelines on at least 32 images (one of the seed's batches), got {count}.")
-    seed_rate = delivered_per_second(seed_pipeline(images, labels), 32 * (count // 32), minimum_seconds)
+        raise ValueError(f"time the pipelines on at least 32 images (one of the post's batches), got {count}.")
+    post_rate = delivered_per_second(post_pipeline(images, labels), 32 * (count // 32), minimum_seconds)
     uint8_rate = delivered_per_second(uint8_pipeline(images, labels), count, minimum_seconds)
     return {
         "images": count,
-        "seed_images_per_second": seed_rate,
+        "post_images_per_second": post_rate,
         "uint8_images_per_second": uint8_rate,
-        "seed_megabytes_per_second": seed_rate * SEED_IMAGE_BYTES / 1e6,
+        "post_megabytes_per_second": post_rate * POST_IMAGE_BYTES / 1e6,
         "uint8_megabytes_per_second": uint8_rate * RAW_IMAGE_BYTES / 1e6,
-        "speedup": uint8_rate / seed_rate,
+        "speedup": uint8_rate / post_rate,
     }

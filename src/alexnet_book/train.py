@@ -21,7 +21,6 @@ run starts (in the functions that need it), so that --help and a bad flag answer
 
 from __future__ import annotations
 
-import argparse
 import contextlib
 import dataclasses
 import hashlib
@@ -36,65 +35,34 @@ from pathlib import Path
 
 import numpy as np
 
-from alexnet_book import runs
+from alexnet_book import recipe, runs
 from alexnet_book.checks import check_number, check_positive_int, check_seed
-from alexnet_book.data import CIFAR10Error, how_to_get_the_data, load_cifar10, training_subsets
+from alexnet_book.data import load_cifar10, training_subsets
 from alexnet_book.hardware import describe_device, gpu_available, precision_policy
-from alexnet_book.profiles import PROFILES, resolve_profile
-from alexnet_book.runs import RUN_FORMAT, RunFiles, RunFolderError, prepare_run_folder, read_backup  # noqa: F401
+from alexnet_book.profiles import (  # noqa: F401  (the paper's numbers, importable from here too)
+    PAPER_BATCH_SIZE,
+    PAPER_LEARNING_RATE,
+    PAPER_MOMENTUM,
+    PAPER_WEIGHT_DECAY,
+    PROFILES,
+    get_profile,
+)
+from alexnet_book.recipe import (  # noqa: F401  (importable from here too)
+    Recipe,
+    TrainingOutOfMemory,
+    in_force,
+    seed_everything,
+    set_batchnorm_momentum,
+)
+from alexnet_book.runs import (  # noqa: F401
+    RUN_FORMAT,
+    RunFiles,
+    RunFolderError,
+    prepare_run_folder,
+    read_backup,
+)
 
-PAPER_LEARNING_RATE = 0.01
-PAPER_MOMENTUM = 0.9
-PAPER_WEIGHT_DECAY = 0.0005
-PAPER_BATCH_SIZE = 128
-
-# Each profile. smoke: CI, a chapter in about a minute on a 2-core CPU (the full AlexNet at 227 trains about 55
-# images/s there) and still well above chance; quick: a CPU build of the site, minutes; full: the paper's recipe on
-# CIFAR-10's 40,000 training images (after the 80/20 split) on a GPU. None = all the images there are.
-# The short runs take a few dozen to a few hundred steps. At the paper's 0.01 the seed's BatchNormalization network
-# first blows up (its loss jumps above 10) and needs epochs to recover; so they start at 0.0003, and they make
-# BatchNormalization's moving averages (used at inference) follow faster than Keras's 0.99, which needs some
-# hundreds of steps to forget its starting values.
-# full: patience 3 because with 10,000 validation images an epoch or two without a new low of the error happen by
-# chance while the network still improves, three in a row rarely; 60 epochs leave room for the three drops (each
-# needs at least `patience` epochs without a new low) and for epochs at the last rate. A choice, not yet measured
-# on CIFAR-10: chapter 6 shows where the drops fell in the run that built it.
-PROFILE_DEFAULTS = {
-    "smoke": dict(
-        epochs=3,
-        batch_size=32,
-        learning_rate=0.0003,
-        train_size=320,
-        validation_size=96,
-        test_size=200,
-        augment=False,
-        plateau_patience=1,
-        batchnorm_momentum=0.9,
-    ),
-    "quick": dict(
-        epochs=5,
-        batch_size=32,
-        learning_rate=0.0003,
-        train_size=1600,
-        validation_size=320,
-        test_size=640,
-        augment=False,
-        plateau_patience=2,
-        batchnorm_momentum=0.9,
-    ),
-    "full": dict(
-        epochs=60,
-        batch_size=PAPER_BATCH_SIZE,
-        learning_rate=PAPER_LEARNING_RATE,
-        train_size=None,
-        validation_size=None,
-        test_size=None,
-        augment=True,
-        plateau_patience=3,
-        batchnorm_momentum=0.99,
-    ),
-}
-PRECISIONS = ("auto", "float32", "mixed_float16", "mixed_bfloat16")
+PRECISIONS = ("auto",) + recipe.PRECISIONS
 
 # Importable from here as well; they load Keras, so they are imported when first asked for.
 _FROM_CALLBACKS = ("EpochCommit", "EpochTimer", "StepDownOnPlateau", "throughput", "LR_DIVISOR", "MAX_LR_REDUCTIONS")
@@ -120,7 +88,7 @@ class TrainConfig:
     JAX without it runs every operation separately), as Keras's own "auto".
     deterministic "auto": the same history for the same seed on a CPU without XLA (TensorFlow's op determinism,
     which also switches XLA off); on a GPU that costs speed, so it is off unless asked for.
-    learning_rate: the paper's 0.01 under full; the short profiles start lower (see PROFILE_DEFAULTS).
+    learning_rate: the paper's 0.01 under full; the short profiles start lower (alexnet_book.profiles).
     batchnorm_momentum: how fast BatchNormalization's moving averages (used at inference) follow the batches.
     Keras's 0.99 needs some hundreds of steps to forget its starting values; a smoke run has about 30 steps,
     so the short profiles use 0.9 (full keeps 0.99).
@@ -185,22 +153,22 @@ class TrainConfig:
     def resolved(self) -> TrainConfig:
         """A copy with every choice made, once: the profile (auto -> smoke/quick/full) and its sizes, the
         precision, XLA and op determinism for this machine."""
-        profile = resolve_profile(self.profile)
-        sizes = {name: getattr(self, name) for name in PROFILE_DEFAULTS[profile]}
-        sizes = {name: PROFILE_DEFAULTS[profile][name] if value is None else value for name, value in sizes.items()}
+        profile = get_profile(self.profile)
+        defaults = dataclasses.asdict(profile.training)
+        sizes = {name: defaults[name] if getattr(self, name) is None else getattr(self, name) for name in defaults}
         precision, jit, deterministic = self.precision, self.jit_compile, self.deterministic
         if "auto" in (precision, jit, deterministic):
-            import keras
-
-            on_gpu = gpu_available()
             precision = precision_policy() if precision == "auto" else precision
-            # XLA on a GPU; on a CPU only under JAX, whose steps run op by op without it (TensorFlow's are faster)
-            jit = (on_gpu or keras.backend.backend() == "jax") if jit == "auto" else jit
+            jit = recipe.xla_suits_this_machine() if jit == "auto" else jit
             # TensorFlow's op determinism switches XLA off, so "auto" gives it only to CPU runs without XLA
-            deterministic = (not on_gpu and not jit) if deterministic == "auto" else deterministic
+            deterministic = (not gpu_available() and not jit) if deterministic == "auto" else deterministic
         return dataclasses.replace(
-            self, profile=profile, precision=precision, jit_compile=jit, deterministic=deterministic, **sizes
+            self, profile=profile.name, precision=precision, jit_compile=jit, deterministic=deterministic, **sizes
         )
+
+    def recipe(self) -> Recipe:
+        """How a resolved run trains (alexnet_book.recipe): its rate, momenta, precision and XLA."""
+        return Recipe(self.learning_rate, self.momentum, self.batchnorm_momentum, self.precision, self.jit_compile)
 
     def identity(self) -> dict:
         """The settings that make two runs the same run (where the folder is or how verbose it is do not)."""
@@ -251,85 +219,21 @@ def load_model_file(path: Path):
 
 
 # --------------------------------------------------------------------------------------------------
-# The recipe's model
+# The run's model
 
 
 def build_training_model(config: TrainConfig, num_classes: int = 10):
-    """The model a run trains: the seed's CIFAR-10 AlexNet (BatchNormalization, 10 classes) taking uint8 32x32
+    """The model a run trains: the post's CIFAR-10 AlexNet (BatchNormalization, 10 classes) taking uint8 32x32
     images and resizing them to 227 inside, with the paper's coupled weight decay on its kernels."""
     from alexnet_book.model import build_alexnet
 
-    model = build_alexnet(
+    return build_alexnet(
         "cifar10",
         num_classes=num_classes,
         raw_image_size=32,
         augment=bool(config.augment),
         weight_decay=config.weight_decay or None,
     )
-    if config.batchnorm_momentum is not None:
-        set_batchnorm_momentum(model, config.batchnorm_momentum)
-    return model
-
-
-def set_batchnorm_momentum(model, momentum: float) -> None:
-    """How fast every BatchNormalization layer's moving averages follow the batches (Keras's default: 0.99)."""
-    import keras
-
-    for layer in _all_layers(model):
-        if isinstance(layer, keras.layers.BatchNormalization):
-            layer.momentum = momentum  # read when the training step is traced: set it before fit
-
-
-def compile_for_training(
-    model, learning_rate: float, momentum: float, precision: str = "float32", jit_compile="auto"
-) -> None:
-    """The recipe's optimizer and loss: SGD with momentum, sparse cross-entropy, accuracy, and the
-    cross-entropy alone as a metric (the loss Keras reports also holds the weight penalty).
-
-    Under mixed_float16 the optimizer scales the loss, since float16 gradients underflow without it.
-    Ask in_force(model) afterwards what really runs: Keras can switch XLA off with only a warning.
-    """
-    import keras
-
-    optimizer = keras.optimizers.SGD(learning_rate=learning_rate, momentum=momentum)
-    if precision == "mixed_float16":
-        optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-    metrics = ["accuracy", keras.metrics.SparseCategoricalCrossentropy(name="cross_entropy")]
-    model.compile(optimizer=optimizer, loss="sparse_categorical_crossentropy", metrics=metrics, jit_compile=jit_compile)
-
-
-def in_force(model) -> dict:
-    """What a compiled model really runs with, never what was asked for: the dtype policy of its layers with
-    weights, whether XLA compiles its steps (model.jit_compile) and whether the loss is scaled."""
-    import keras
-
-    policies = sorted({layer.dtype_policy.name for layer in _all_layers(model) if layer.weights})
-    return {
-        "precision": "+".join(policies),
-        "jit_compile": bool(model.jit_compile),
-        "loss_scaling": isinstance(model.optimizer, keras.optimizers.LossScaleOptimizer),
-    }
-
-
-def _all_layers(layer):
-    """A model's layers, and the layers of any model nested in it."""
-    for inner in getattr(layer, "layers", []):
-        yield inner
-        yield from _all_layers(inner)
-
-
-def seed_everything(seed: int, deterministic: bool | None = None) -> None:
-    """Seed Python, NumPy and the backend's generators; with deterministic (None: where there is no GPU), also
-    TensorFlow's op determinism: the same seed is not enough there, threads may add numbers in another order."""
-    import keras
-
-    if deterministic is None:
-        deterministic = not gpu_available()
-    keras.utils.set_random_seed(seed)
-    if deterministic and keras.backend.backend() == "tensorflow":
-        import tensorflow as tf
-
-        tf.config.experimental.enable_op_determinism()
 
 
 def draw_epoch_randomness(model, seed: int, epoch: int, count: int) -> np.ndarray:
@@ -345,51 +249,7 @@ def draw_epoch_randomness(model, seed: int, epoch: int, count: int) -> np.ndarra
 
 
 # --------------------------------------------------------------------------------------------------
-# Out of memory
-
-
-class TrainingOutOfMemory(RuntimeError):
-    """The device ran out of memory; the message says what a batch costs and what to change."""
-
-
-def _is_out_of_memory(error: BaseException) -> bool:
-    # TensorFlow: ResourceExhaustedError; JAX/XLA: "RESOURCE_EXHAUSTED: Out of memory ..."; PyTorch: OutOfMemoryError
-    text = f"{type(error).__name__}: {error}"
-    return (
-        any(sign in text for sign in ("ResourceExhausted", "RESOURCE_EXHAUSTED", "OutOfMemoryError"))
-        or "out of memory" in text.lower()
-    )
-
-
-def training_memory(model, batch_size: int) -> dict:
-    """Rough bytes a training step needs: every layer's output for a batch (kept for the backward pass), and
-    the weights, their gradients and the momentum in float32."""
-    bytes_per_value = {"float16": 2, "bfloat16": 2}.get(model.get_layer(index=-2).compute_dtype, 4)
-    values_per_image = sum(math.prod(layer.output.shape[1:]) for layer in model.layers[1:])
-    return {
-        "activations": batch_size * values_per_image * bytes_per_value,
-        "weights_gradients_momentum": 3 * 4 * model.count_params(),
-    }
-
-
-@contextlib.contextmanager
-def explain_out_of_memory(model, config: TrainConfig, device: str):
-    """Turn a backend's out-of-memory error into TrainingOutOfMemory with a message that says what to do."""
-    try:
-        yield
-    except Exception as error:
-        if not _is_out_of_memory(error):
-            raise
-        need = training_memory(model, config.batch_size)
-        smaller = max(config.batch_size // 2, 1)
-        raise TrainingOutOfMemory(
-            f"Training ran out of memory on {device} with batches of {config.batch_size}. At this precision the "
-            f"layer outputs of one batch take about {need['activations'] / 1e6:,.0f} MB and the weights, their "
-            f"gradients and the momentum about {need['weights_gradients_momentum'] / 1e6:,.0f} MB. Train with a "
-            f"smaller batch (batch_size={smaller} / --batch-size {smaller}; the first figure halves with it) in "
-            f"another output folder, or free the device (other notebooks, processes). The epochs already "
-            f"finished in {config.output_dir} are kept. The backend said: {str(error).splitlines()[0][:300]}"
-        ) from None
+# Interruptions
 
 
 class RunInterrupted(KeyboardInterrupt):
@@ -448,7 +308,7 @@ def load_data(config: TrainConfig):
 
 
 def choose_images(config: TrainConfig, data):
-    """The 80/20 split of the training images (seeded, as in the seed) and the profile's subsets of it and of
+    """The 80/20 split of the training images (seeded, as in the post) and the profile's subsets of it and of
     the test images (a seeded choice, in their original order): x_train, y_train, x_val, y_val, test_indices."""
     if config.test_size is not None and config.test_size > len(data.x_test):
         raise ValueError(
@@ -479,7 +339,7 @@ def train_in_folder(config, files, identity, state, data, images) -> TrainingRes
     facts = known_before_the_test(manifest, data, images)
     if config.verbose and state:
         print(f"Resuming the run in {files.folder} after epoch {state['epochs_done']} of {config.epochs}.")
-    with explain_out_of_memory(model, config, facts["device"]):
+    with recipe.explain_out_of_memory(model, config.batch_size, facts["device"], config.output_dir):
         commit = fit_epochs(model, config, files, identity, state, (x_train, y_train), (x_val, y_val))
         model.load_weights(str(files.backup / commit.best_weights))
         result = test_and_record(config, files, model, runs.history_columns(commit.rows), data, test_indices, facts)
@@ -490,16 +350,9 @@ def train_in_folder(config, files, identity, state, data, images) -> TrainingRes
 
 
 def build_and_compile(config: TrainConfig, num_classes: int):
-    """The model at the run's precision (the dtype policy stays with its layers, not the session), compiled."""
-    import keras
-
-    previous_policy = keras.config.dtype_policy()
-    keras.config.set_dtype_policy(config.precision)
-    try:
-        model = build_training_model(config, num_classes=num_classes)
-    finally:
-        keras.config.set_dtype_policy(previous_policy)
-    compile_for_training(model, config.learning_rate, config.momentum, config.precision, config.jit_compile)
+    """The run's model built and compiled by its recipe (alexnet_book.recipe)."""
+    model = recipe.build_model(build_training_model, config.recipe(), config=config, num_classes=num_classes)
+    recipe.compile_model(model, config.recipe())
     return model
 
 
@@ -536,11 +389,12 @@ def start_session(config, files, identity, data, model, state) -> runs.Manifest:
 def fit_epochs(model, config, files, identity, state, training, validation):
     """Fit the epochs after the last commit, one fit call per epoch, each on the training images in the order
     draw_epoch_randomness gives for (seed, epoch); returns the EpochCommit, which holds every epoch's row."""
-    from alexnet_book.callbacks import EpochCommit, EpochTimer, StepDownOnPlateau
+    from alexnet_book.callbacks import EpochCommit, EpochTimer, OneEpoch, StepDownOnPlateau
 
     rows = state["history"] if state else []
     schedule = StepDownOnPlateau(config.plateau_patience, past_errors=[1.0 - row["val_accuracy"] for row in rows])
-    callbacks = [EpochTimer(), schedule, EpochCommit(files, identity, state)]
+    commit = EpochCommit(files, identity, state)
+    callbacks = [EpochTimer(), schedule, commit, OneEpoch()]
     x, y = training
     for epoch in range(len(rows), config.epochs):
         order = draw_epoch_randomness(model, config.seed, epoch, len(x))
@@ -548,14 +402,14 @@ def fit_epochs(model, config, files, identity, state, training, validation):
             x[order],
             y[order],
             batch_size=config.batch_size,
-            epochs=epoch + 1,
+            epochs=config.epochs,
             initial_epoch=epoch,
             validation_data=validation,
             shuffle=False,  # the order above is this epoch's shuffle
             callbacks=callbacks,
             verbose=config.verbose,
         )
-    return callbacks[-1]
+    return commit
 
 
 def known_before_the_test(manifest: runs.Manifest, data, images) -> dict:
@@ -634,109 +488,13 @@ def reuse_finished_run(config, files: RunFiles) -> TrainingResult:
 # Command line
 
 
-def _program() -> str:
-    """The command as it was typed, for the usage line: alexnet-book-train, or python -m alexnet_book.train."""
-    name = Path(sys.argv[0]).name
-    return "python -m alexnet_book.train" if name in ("train.py", "-c", "") else name
-
-
-def _parser() -> argparse.ArgumentParser:
-    parser = argparse.ArgumentParser(
-        prog=_program(),
-        description="Train AlexNet on CIFAR-10 with the paper's recipe (the book's training chapter, from a shell). "
-        "Interrupted, run the same command again to resume.",
-    )
-
-    def flag(name, **kwargs):
-        parser.add_argument(f"--{name.replace('_', '-')}", dest=name, **kwargs)
-
-    flag("profile", default="auto", choices=PROFILES + ("auto",), help="size of the run (default: auto)")
-    flag("epochs", type=int, help="epochs (default: the profile's)")
-    flag("batch_size", type=int, help="images per step (default: the profile's; full: 128 as the paper)")
-    flag("learning_rate", type=float, help="initial learning rate (default: the profile's; full: 0.01 as the paper)")
-    flag("momentum", type=float, default=PAPER_MOMENTUM, help=f"SGD momentum (default: {PAPER_MOMENTUM})")
-    flag(
-        "weight_decay",
-        type=float,
-        default=PAPER_WEIGHT_DECAY,
-        help=f"coupled weight decay, an L2 penalty wd/2*|w|^2 (default: {PAPER_WEIGHT_DECAY})",
-    )
-    flag("seed", type=int, default=TrainConfig.seed, help=f"random seed (default: {TrainConfig.seed})")
-    flag("data_dir", help="folder with CIFAR-10's python batches (default: $ALEXNET_BOOK_CIFAR10_DIR, else download)")
-    flag("output_dir", help="folder of the run (default: runs/training-<profile>-<digest of the settings>)")
-    flag("train_size", type=int, help="training images (default: the profile's)")
-    flag("validation_size", type=int, help="validation images (default: the profile's)")
-    flag("test_size", type=int, help="test images (default: the profile's)")
-    flag("augment", action=argparse.BooleanOptionalAction, default=None, help="random shifts and flips")
-    flag("plateau_patience", type=int, help="epochs without a lower validation error before the rate drops")
-    flag(
-        "batchnorm_momentum",
-        type=float,
-        help="momentum of BatchNormalization's moving averages (default: the profile's)",
-    )
-    flag("precision", default="auto", choices=PRECISIONS, help="dtype policy (default: auto, by hardware)")
-    flag("jit_compile", default="auto", choices=("auto", "on", "off"), help="XLA (default: auto, on with a GPU)")
-    flag("deterministic", default="auto", choices=("auto", "on", "off"), help="reproducible ops (default: on a CPU)")
-    flag("no_download", action="store_true", help="never download; smoke/quick fall back to the stand-in")
-    flag("overwrite", action="store_true", help="replace another run in the output folder")
-    flag("quiet", action="store_true", help="no progress bar")
-    return parser
-
-
-def config_from_args(argv=None) -> TrainConfig:
-    parser = _parser()
-    args = vars(parser.parse_args(argv))
-    switch = {"auto": "auto", "on": True, "off": False}
-    args["jit_compile"] = switch[args["jit_compile"]]
-    args["deterministic"] = switch[args["deterministic"]]
-    args["download"] = not args.pop("no_download")
-    args["verbose"] = 0 if args.pop("quiet") else 1
-    try:
-        return TrainConfig(**args)
-    except ValueError as error:
-        parser.error(_in_flags(str(error)))
-
-
-def _in_flags(message: str) -> str:
-    """A TrainConfig message in the words of the command line: the setting's flag (a setting left out is None)."""
-    name, _, rest = message.partition(" ")
-    if name in {setting.name for setting in dataclasses.fields(TrainConfig)}:
-        message = f"--{name.replace('_', '-')} {rest}"
-    return message.replace(" or None", "")
-
-
-def standin_notice(data) -> str:
-    """What the command line says before it trains on the generated stand-in: that, why, and how to get CIFAR-10."""
-    why = " ".join(data.notes) or "no CIFAR-10 data was found."
-    return (
-        f"warning: these results will not be CIFAR-10 results. CIFAR-10 could not be loaded: {why} This run trains "
-        f"on {data.description}. {how_to_get_the_data()}"
-    )
-
-
 def main(argv=None) -> int:
-    config = config_from_args(argv)
-    try:
-        config = config.resolved()
-        data = load_data(config)
-        if data.is_standin:
-            print(standin_notice(data), file=sys.stderr, flush=True)
-        result = train(config, data=data)
-    except RunInterrupted as interrupt:
-        print(interrupt, file=sys.stderr)
-        return 130
-    except KeyboardInterrupt:
-        print("Interrupted before training began: nothing was written.", file=sys.stderr)
-        return 130
-    except (ValueError, CIFAR10Error, RunFolderError, TrainingOutOfMemory) as error:
-        print(f"error: {error}", file=sys.stderr)
-        return 2
-    print(
-        f"profile {result.config.profile} | {result.data_source} data | {result.device} | {result.precision} | "
-        f"{result.epochs_run} epochs | test accuracy {result.test_accuracy:.1%} ({len(result.y_true)} images) | "
-        f"{result.images_per_second:,.0f} training images/s | run folder {result.output_dir}"
+    """The command line (alexnet_book.command_line), here so that `python -m alexnet_book.train` runs it."""
+    from alexnet_book.command_line import (
+        main as command_line,  # it imports this module: a cycle at the top
     )
-    return 0
+
+    return command_line(argv)
 
 
 if __name__ == "__main__":
