@@ -71,3 +71,32 @@ def test_chapter_nines_phrases():
     pipes = {"post_images_per_second": 100.0, "post_megabytes_per_second": 61.8, "uint8_images_per_second": 1e5}
     assert phrases.pipeline_phrase(pipes, "tensorflow", 1000.0).endswith("would get 10% of the images it can train on;")
     assert phrases.pipeline_phrase(None, "jax", 1000.0).startswith("This page ran on the jax backend")
+
+
+def test_gaps_and_differences_in_words():
+    assert phrases.training_gap(0.032) == "training accuracy 3.2 points higher"
+    assert phrases.training_gap(-0.1) == "training accuracy 10.0 points lower"
+    assert phrases.training_gap(0.0001) == "training accuracy the same"
+    close = phrases.difference_verdict("overlapping", "side-by-side", 0.62, 0.60, 0.043)
+    assert close.startswith("they differ by 2.0 points, within the 4.3 points") and close.endswith("no winner")
+    clear = phrases.difference_verdict("overlapping", "side-by-side", 0.55, 0.62, 0.043)
+    assert clear.startswith("they differ by 7.0 points in favour of side-by-side, more than the 4.3 points")
+
+
+def test_chapter_five_and_six_phrases():
+    rates = {
+        "images": 2048,
+        "post_images_per_second": 9876.4,
+        "uint8_images_per_second": 290_000.0,
+        "speedup": 29.4,
+        "post_megabytes_per_second": 6100.2,
+    }
+    assert phrases.pipeline_comparison(rates, "tensorflow").startswith(
+        "Over 2,048 training images, the post's pipeline delivered 9,876 images per second"
+    )
+    assert "about 29 times as many" in phrases.pipeline_comparison(rates, "tensorflow")
+    assert phrases.pipeline_comparison(None, "jax").startswith("This page ran on the jax backend")
+    assert phrases.pipeline_push(rates) == "images (here 9,876 a second, 6,100 MB a second to push across to the GPU)"
+    assert phrases.pipeline_push(None) == "the images on the host"
+    assert phrases.cell_time(False, 97.4) == "the whole cell took 97 seconds"
+    assert phrases.cell_time(True, 3.0).endswith("trained nothing")

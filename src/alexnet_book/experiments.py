@@ -430,9 +430,19 @@ def comparison_figure(records: Sequence[RunRecord], title: str | None = None, ta
     records = _check_records(records)
     _check_target(target_error)
     fig, (curves, bars) = plt.subplots(1, 2, figsize=(11, 3.8), gridspec_kw={"width_ratios": [1.1, 1]})
-    for r in records:
+    # a line style and a marker of its own for each run: curves that lie on each other stay visible
+    styles = ("-", "--", ":", "-.")
+    markers = ("o", "s", "^", "D", "v", "P", "X")
+    for number, r in enumerate(records):
         epochs = np.arange(1, len(r.history["accuracy"]) + 1)
-        curves.plot(epochs, 1 - np.asarray(r.history["accuracy"]), marker="o", label=r.name)
+        curves.plot(
+            epochs,
+            1 - np.asarray(r.history["accuracy"]),
+            linestyle=styles[number % len(styles)],
+            marker=markers[number % len(markers)],
+            markerfacecolor="none",
+            label=r.name,
+        )
     if target_error is not None:
         curves.axhline(target_error, color="black", linestyle="--", linewidth=1)
         curves.text(0.55, target_error, f"target {target_error:.0%}", va="bottom", fontsize=9)

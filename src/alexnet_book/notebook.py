@@ -80,6 +80,6 @@ def load_page_data(data_dir, profile, **options):
     if data.is_standin:
         show_warning(*standin_warning(data))
     reasons = ["  why: " + note.split(" To get CIFAR-10")[0] for note in data.notes]
-    print("data:", data.description, *reasons, sep="\n")
+    print(f"data: {data.description}", *reasons, sep="\n")
     glue("data_source", describe_source(data.source))
     return data

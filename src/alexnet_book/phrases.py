@@ -131,3 +131,59 @@ def pipeline_phrase(pipes: dict | None, backend: str, gpu_rate: float) -> str:
         f"{pipes['uint8_images_per_second']:,.0f}. Fed by the post's pipeline on a host like this one, the GPU above "
         f"would get {pipes['post_images_per_second'] / gpu_rate:.0%} of the images it can train on;"
     )
+
+
+def training_gap(gap: float) -> str:
+    """Training minus validation accuracy in words, whatever its sign: "training accuracy 3.2 points higher"."""
+    points = gap * 100
+    if abs(points) < 0.05:
+        return "training accuracy the same"
+    return f"training accuracy {abs(points):.1f} points {'higher' if points > 0 else 'lower'}"
+
+
+def difference_verdict(first: str, second: str, first_accuracy: float, second_accuracy: float, noise: float) -> str:
+    """Two runs' accuracies compared against the noise that chance alone puts on such an accuracy."""
+    points, noise_points = (first_accuracy - second_accuracy) * 100, noise * 100
+    if abs(points) <= noise_points:
+        return (
+            f"they differ by {abs(points):.1f} points, within the {noise_points:.1f} points that chance alone moves "
+            "an accuracy on these images: no winner"
+        )
+    return (
+        f"they differ by {abs(points):.1f} points in favour of {first if points > 0 else second}, more than the "
+        f"{noise_points:.1f} points that chance alone moves an accuracy on these images"
+    )
+
+
+def pipeline_comparison(rates: dict | None, backend: str) -> str:
+    """Chapter 5's sentences on its two timed pipelines (pipeline.compare_pipelines's figures), or, off
+    TensorFlow, that they were not timed."""
+    if rates is None:
+        return (
+            f"This page ran on the {backend} backend, so the two tf.data pipelines were not timed (run it on "
+            "TensorFlow to see their rates). On a CPU-only machine they would not limit training anyway, because the "
+            "network itself is far slower."
+        )
+    return (
+        f"Over {rates['images']:,} training images, the post's pipeline delivered "
+        f"{rates['post_images_per_second']:,.0f} images per second on this machine, and uint8 batches "
+        f"{rates['uint8_images_per_second']:,.0f}: about {rates['speedup']:,.0f} times as many. On a CPU-only machine "
+        "neither number limits training, because the network itself is far slower."
+    )
+
+
+def pipeline_push(rates: dict | None) -> str:
+    """What the post's pipeline has to push to a GPU, with this machine's rate where it was timed."""
+    if rates is None:
+        return "the images on the host"
+    return (
+        f"images (here {rates['post_images_per_second']:,.0f} a second, "
+        f"{rates['post_megabytes_per_second']:,.0f} MB a second to push across to the GPU)"
+    )
+
+
+def cell_time(reused: bool, seconds: float) -> str:
+    """How long chapter 6's training cell took, or that it found the run finished and trained nothing."""
+    if reused:
+        return "this time the cell found the run finished in its folder and trained nothing"
+    return f"the whole cell took {seconds:,.0f} seconds"
