@@ -5,7 +5,7 @@ TensorFlow-only (tf.data): the chapters that call these skip the measurement on 
 
 from __future__ import annotations
 
-import time
+from alexnet_book.timing import seconds_per_call
 
 RAW_IMAGE_BYTES = 32 * 32 * 3  # a CIFAR-10 image as uint8
 POST_IMAGE_BYTES = 227 * 227 * 3 * 4  # the same image after the post's resize, float32
@@ -32,25 +32,24 @@ def uint8_pipeline(images, labels, batch_size: int = 128):
     return tf.data.Dataset.from_tensor_slices((images, labels)).batch(batch_size).prefetch(tf.data.AUTOTUNE)
 
 
-def delivered_per_second(dataset, images_per_pass: int, minimum_seconds: float = 0.5) -> float:
-    """Images per second that iterating a dataset delivers, after one untimed pass that traces it."""
+def _drain(dataset) -> None:
     for _ in dataset:
         pass
-    passes, started = 0, time.perf_counter()
-    while passes == 0 or time.perf_counter() - started < minimum_seconds:
-        for _ in dataset:
-            pass
-        passes += 1
-    return images_per_pass * passes / (time.perf_counter() - started)
 
 
-def compare_pipelines(images, labels, minimum_seconds: float = 0.5) -> dict:
+def delivered_per_second(dataset, images_per_pass: int, repeats: int = 2, rounds: int = 3) -> float:
+    """Images per second that iterating a dataset delivers, timed as alexnet_book.timing times (an untimed pass
+    first, which traces it; the best of `rounds` rounds of `repeats` passes)."""
+    return images_per_pass / seconds_per_call(lambda: _drain(dataset), repeats=repeats, rounds=rounds)
+
+
+def compare_pipelines(images, labels, rounds: int = 3) -> dict:
     """Time both pipelines over the same images; rates in images/s and MB/s that cross to the device."""
     count = len(images)
     if count < 32:
         raise ValueError(f"time the pipelines on at least 32 images (one of the post's batches), got {count}.")
-    post_rate = delivered_per_second(post_pipeline(images, labels), 32 * (count // 32), minimum_seconds)
-    uint8_rate = delivered_per_second(uint8_pipeline(images, labels), count, minimum_seconds)
+    post_rate = delivered_per_second(post_pipeline(images, labels), 32 * (count // 32), rounds=rounds)
+    uint8_rate = delivered_per_second(uint8_pipeline(images, labels), count, rounds=rounds)
     return {
         "images": count,
         "post_images_per_second": post_rate,

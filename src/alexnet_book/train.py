@@ -1,10 +1,5 @@
-"""Training AlexNet on CIFAR-10 the paper's way: the code the training chapter and the command line share.
-
-The recipe (Krizhevsky et al. 2012, section 5): SGD with momentum 0.9, batch 128, learning rate 0.01 divided by 10
-when the validation error stops improving (at most 3 times), weight decay 0.0005. The paper's weight decay sits
-inside the momentum update (v <- 0.9 v - 0.0005 eps w - eps dL/dw), which is an L2 penalty (0.0005 / 2) ||w||^2
-added to the loss: "coupled" weight decay. Keras's `SGD(weight_decay=...)` is the decoupled kind (it shrinks the
-weights outside the gradient), so the book puts the penalty on the kernels instead (build_alexnet(weight_decay=...)).
+"""Training AlexNet on CIFAR-10 the paper's way (alexnet_book.recipe): the code the training chapter and the
+command line share.
 
 A run (train) takes these steps: resolve the settings (TrainConfig.resolved); load the data and choose its images;
 claim the run folder (alexnet_book.runs: lock it for this process, then train fresh, resume after the last
