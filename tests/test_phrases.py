@@ -100,3 +100,18 @@ def test_chapter_five_and_six_phrases():
     assert phrases.pipeline_push(None) == "the images on the host"
     assert phrases.cell_time(False, 97.4) == "the whole cell took 97 seconds"
     assert phrases.cell_time(True, 3.0).endswith("trained nothing")
+
+
+def test_tensorflow_op_check_says_whether_the_comparison_ran():
+    assert phrases.tensorflow_op_check("tensorflow").startswith("TensorFlow's own op, run on this page, gives the same")
+    skipped = phrases.tensorflow_op_check("jax")
+    assert skipped.startswith("this page ran on the jax backend") and skipped.endswith("was skipped")
+    assert "torch backend" in phrases.tensorflow_op_check("torch")
+
+
+def test_roughly_as_much_ignores_differences_within_the_tolerance():
+    assert phrases.roughly_as_much(520_908, 520_916) == "about as much as"
+    assert phrases.roughly_as_much(1_474_956, 520_916) == "more than"
+    assert phrases.roughly_as_much(100, 120) == "less than"
+    assert phrases.roughly_as_much(104, 100, within=0.05) == "about as much as"
+    assert phrases.roughly_as_much(106, 100, within=0.05) == "more than"

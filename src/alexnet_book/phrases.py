@@ -187,3 +187,22 @@ def cell_time(reused: bool, seconds: float) -> str:
     if reused:
         return "this time the cell found the run finished in its folder and trained nothing"
     return f"the whole cell took {seconds:,.0f} seconds"
+
+
+def tensorflow_op_check(backend: str) -> str:
+    """Chapter 3's aside on its LRN check: on the TensorFlow backend the page compared the book's layer with
+    TensorFlow's own op; on any other backend that op is missing and the comparison was skipped."""
+    if backend == "tensorflow":
+        return (
+            "TensorFlow's own op, run on this page, gives the same values, with its defaults and with the paper's "
+            "constants"
+        )
+    return f"this page ran on the {backend} backend, so the comparison with TensorFlow's own op was skipped"
+
+
+def roughly_as_much(a: float, b: float, within: float = 0.01) -> str:
+    """How a compares with b when a difference of up to `within` of b is no difference worth a word: "about as much
+    as", "more than" or "less than" (chapter 10 compares two programs' bytes this way)."""
+    if abs(a - b) <= within * abs(b):
+        return "about as much as"
+    return "more than" if a > b else "less than"
