@@ -62,10 +62,11 @@ def test_the_inspection_verdicts_follow_the_differences():
 
 def test_chapter_nines_phrases():
     assert phrases.precision_verdict("mixed_bfloat16", 20.0, 40.0).startswith(
-        "mixed_bfloat16 trained faster (mixed_bfloat16 at 2.00 times float32's best rate), and it is what"
+        "mixed_bfloat16 trained faster (bfloat16 at 2.00 times float32's best rate), and it is what"
     )
     assert "but float32 is what" in phrases.precision_verdict("float32", 20.0, 30.0)
     assert phrases.precision_verdict("float32", 20.0, 10.0).startswith("float32 trained faster")
+    assert phrases.precision_verdict("float32", 20.0, 20.5).startswith("mixed_bfloat16 and float32 trained about")
     assert phrases.recorded_rate_phrase(None, 100.0) == "none yet"
     assert phrases.recorded_rate_phrase(25.0, 100.0) == "25 images per second, 25% of the yardstick"
     pipes = {"post_images_per_second": 100.0, "post_megabytes_per_second": 61.8, "uint8_images_per_second": 1e5}
@@ -115,3 +116,56 @@ def test_roughly_as_much_ignores_differences_within_the_tolerance():
     assert phrases.roughly_as_much(100, 120) == "less than"
     assert phrases.roughly_as_much(104, 100, within=0.05) == "about as much as"
     assert phrases.roughly_as_much(106, 100, within=0.05) == "more than"
+
+
+def test_the_leader_is_judged_against_the_noise():
+    import pytest
+
+    runs = {"LRN": 0.410, "no normalization": 0.462, "BatchNormalization": 0.432}
+    assert phrases.leader_phrase(runs, 0.045) == (
+        "no normalization scored highest, 3.0 points above BatchNormalization (within the 4.5 points of noise) and "
+        "5.2 points above LRN (beyond them)"
+    )
+    assert phrases.leader_phrase({"a": 0.50, "b": 0.40}, 0.045) == (
+        "a scored highest, 10.0 points above b (beyond the 4.5 points of noise)"
+    )
+    close = phrases.leader_phrase({"a": 0.50, "b": 0.48, "c": 0.47}, 0.045)
+    assert (
+        close == "a scored highest, but at most 3.0 points above the others, within the 4.5 points of noise: no winner"
+    )
+    with pytest.raises(ValueError, match="at least two runs"):
+        phrases.leader_phrase({"a": 0.5}, 0.045)
+
+
+def test_dropout_verdict_covers_every_outcome():
+    assert phrases.dropout_verdict(0.40, 0.46, 0.10, 0.045) == "dropout already pays off in a run this short"
+    slowed = phrases.dropout_verdict(0.462, 0.410, 0.109, 0.045)
+    assert slowed.startswith("the network without dropout had begun to memorize") and "slowing learning" in slowed
+    assert phrases.dropout_verdict(0.462, 0.410, 0.02, 0.045).endswith("so dropout only slowed its learning")
+    assert phrases.dropout_verdict(0.46, 0.45, 0.10, 0.045).endswith("within the noise of a run this short")
+    assert phrases.dropout_verdict(0.46, 0.45, 0.10, 0.045).startswith("the network without dropout had begun")
+    assert (
+        phrases.dropout_verdict(0.46, 0.45, 0.01, 0.045) == "dropout's effect is within the noise of a run this short"
+    )
+
+
+def test_lrn_passes_name_the_conversions_only_under_a_mixed_policy():
+    assert phrases.lrn_passes("float32") == "a square, the band-matrix product, a power and a product"
+    mixed = phrases.lrn_passes("mixed_bfloat16")
+    assert mixed.endswith("a conversion to float32 and back, since it computes in float32 under mixed_bfloat16")
+
+
+def test_class_sizes_in_words():
+    import pytest
+
+    assert phrases.class_count_range([5000] * 10) == "5,000"
+    assert phrases.class_count_range([479, 435, 489]) == "between 435 and 489"
+    assert phrases.class_share_range([100] * 10) == "10.0%"
+    assert phrases.class_share_range([93, 105, 802]) == "9.3% to 80.2%"
+    assert phrases.class_balance([100] * 10).startswith("the set is balanced")
+    nearly = phrases.class_balance([93] + [100] * 8 + [107])
+    assert nearly.startswith("the set is nearly balanced") and nearly.endswith("would score 10.7%")
+    skewed = phrases.class_balance([50] + [100] * 8 + [150])
+    assert skewed.startswith("the set is not balanced") and skewed.endswith("already scores 15.0%")
+    with pytest.raises(ValueError, match="at least one image"):
+        phrases.class_balance([0, 0])

@@ -118,8 +118,8 @@ def peak_matmul_flop_per_second(
     dtype: str = "float32", sizes=(1024, 2048, 4096), repeats: int = 3, rounds: int = 5
 ) -> tuple[float, int]:
     """A machine's practical peak for `dtype`: the backend's own matrix product at its best size, the best of
-    several rounds. Returns (FLOP/s, the size that reached it). A yardstick that training stays below: a
-    convolution library only reaches such rates on its largest products."""
+    several rounds. Returns (FLOP/s, the size that reached it): a yardstick for training, which a convolution
+    library can still beat (Winograd's algorithm, for one, needs fewer multiplications)."""
     rates = {size: matmul_flop_per_second(size, dtype, repeats=repeats, rounds=rounds) for size in sizes}
     best = max(rates, key=rates.get)
     return rates[best], best

@@ -101,13 +101,19 @@ def neighbour_verdict(fc7_agreement: float, pixel_agreement: float) -> str:
     return "the pixels group images by class better than fc7 does; this model has not learnt a useful fc7 yet"
 
 
-def precision_verdict(policy: str, float32_rate: float, bfloat16_rate: float) -> str:
-    """Which precision trained faster, by how much, and whether precision_policy() picks it."""
+def precision_verdict(policy: str, float32_rate: float, bfloat16_rate: float, within: float = 0.05) -> str:
+    """Which precision trained faster and by how much (a ratio within `within` of 1 names no winner), and
+    whether precision_policy() picks it."""
     ratio = bfloat16_rate / float32_rate
+    if abs(ratio - 1) <= within:
+        return (
+            f"mixed_bfloat16 and float32 trained about as fast (mixed_bfloat16 at {ratio:.2f} times float32's best "
+            f"rate); alexnet_book.hardware.precision_policy() picks {policy} here"
+        )
     faster = "mixed_bfloat16" if ratio > 1 else "float32"
     agrees = "and it is what" if faster == policy else f"but {policy} is what"
     return (
-        f"{faster} trained faster (mixed_bfloat16 at {ratio:.2f} times float32's best rate), {agrees} "
+        f"{faster} trained faster (bfloat16 at {ratio:.2f} times float32's best rate), {agrees} "
         "alexnet_book.hardware.precision_policy() picks here"
     )
 
@@ -206,3 +212,95 @@ def roughly_as_much(a: float, b: float, within: float = 0.01) -> str:
     if abs(a - b) <= within * abs(b):
         return "about as much as"
     return "more than" if a > b else "less than"
+
+
+def leader_phrase(accuracies: dict, noise: float) -> str:
+    """Which of several runs scored highest (accuracies: name -> accuracy) and its lead over each other run, every
+    lead judged against `noise`, e.g. "no normalization scored highest, 3.0 points above BatchNormalization (within
+    the 4.5 points of noise) and 5.2 points above LRN (beyond them)"."""
+    if len(accuracies) < 2:
+        raise ValueError(f"a leader needs at least two runs to compare, got {len(accuracies)}.")
+    ranked = sorted(accuracies.items(), key=lambda item: item[1], reverse=True)
+    leader, top = ranked[0]
+    leads = [(name, (top - accuracy) * 100) for name, accuracy in ranked[1:]]
+    noise_points = noise * 100
+    if all(lead <= noise_points for _, lead in leads):
+        return (
+            f"{leader} scored highest, but at most {leads[-1][1]:.1f} points above the others, within the "
+            f"{noise_points:.1f} points of noise: no winner"
+        )
+    judged = [
+        f"{lead:.1f} points above {name} ({'beyond' if lead > noise_points else 'within'} "
+        + (f"the {noise_points:.1f} points of noise)" if number == 0 else "them)")
+        for number, (name, lead) in enumerate(leads)
+    ]
+    listed = judged[0] if len(judged) == 1 else ", ".join(judged[:-1]) + " and " + judged[-1]
+    return f"{leader} scored highest, {listed}"
+
+
+def dropout_verdict(off_accuracy: float, on_accuracy: float, off_gap: float, noise: float) -> str:
+    """What a short run says about dropout, from the validation accuracies without and with it, the gap between
+    training and validation accuracy of the run without it, and the noise on such numbers."""
+    memorizing = off_gap > noise
+    if on_accuracy - off_accuracy > noise:
+        return "dropout already pays off in a run this short"
+    if off_accuracy - on_accuracy > noise:
+        if memorizing:
+            return (
+                "the network without dropout had begun to memorize its training images, yet in a run this short "
+                "dropout cost more by slowing learning than it saved by holding memorization back"
+            )
+        return "the network without dropout had not begun to memorize yet, so dropout only slowed its learning"
+    if memorizing:
+        return (
+            "the network without dropout had begun to memorize its training images, but dropout's effect on the "
+            "validation accuracy is within the noise of a run this short"
+        )
+    return "dropout's effect is within the noise of a run this short"
+
+
+def lrn_passes(precision: str) -> str:
+    """The passes the book's LRN layer makes over its input, forward and backward, under a dtype policy (it
+    computes in float32 whatever the policy, so a mixed policy adds a conversion each way)."""
+    passes = "a square, the band-matrix product, a power and a product"
+    if "mixed" in precision:
+        return f"{passes}, and a conversion to float32 and back, since it computes in float32 under {precision}"
+    return passes
+
+
+def class_count_range(counts) -> str:
+    """The number of images per class in words: "5,000" where every class has as many, else "between 435 and 489"."""
+    low, high = int(min(counts)), int(max(counts))
+    return f"{low:,}" if low == high else f"between {low:,} and {high:,}"
+
+
+def class_share_range(counts) -> str:
+    """Each class's share of the images: "10.0%" where they are equal, else "9.3% to 10.5%"."""
+    total = sum(counts)
+    if total <= 0:
+        raise ValueError("class counts must add up to at least one image.")
+    low, high = min(counts) / total, max(counts) / total
+    return f"{low:.1%}" if low == high else f"{low:.1%} to {high:.1%}"
+
+
+def class_balance(counts) -> str:
+    """What the ten classes' sizes (CIFAR-10's counts) mean for accuracy as a summary: balanced, nearly balanced
+    (the largest class at most 1.25 times the smallest) or not, with what always naming the largest class would
+    score."""
+    total = sum(counts)
+    if total <= 0:
+        raise ValueError("class counts must add up to at least one image.")
+    low, high = min(counts), max(counts)
+    largest = high / total
+    if low == high:
+        return "the set is balanced, so accuracy is a fair summary and chance is one in ten"
+    if high <= 1.25 * low:
+        return (
+            f"the set is nearly balanced (each class is between {low / total:.1%} and {largest:.1%} of it), so "
+            f"accuracy is a fair summary and chance is about one in ten: always naming the largest class would score "
+            f"{largest:.1%}"
+        )
+    return (
+        f"the set is not balanced ({low / total:.1%} to {largest:.1%} per class), so accuracy flatters a network that "
+        f"favours the large classes: always naming the largest class already scores {largest:.1%}"
+    )
