@@ -1,4 +1,5 @@
-"""The conv/pool arithmetic: hand cases, AlexNet's sizes, errors, and agreement with real Keras layers."""
+"""The conv/pool arithmetic: hand cases (AlexNet's layers one at a time; the whole chain of its sizes is the shape
+table's, in test_architecture), errors, and agreement with real Keras layers."""
 
 from fractions import Fraction
 
@@ -37,17 +38,6 @@ def test_conv_output_size_hand_cases(size, kernel, stride, padding, expected):
     assert conv_output_size(size, kernel, stride, padding) == expected
 
 
-def test_alexnet_chain_of_sizes():
-    conv1 = conv_output_size(227, 11, 4)
-    pool1 = pool_output_size(conv1, 3, 2)
-    conv2 = conv_output_size(pool1, 5, 1, 2)
-    pool2 = pool_output_size(conv2, 3, 2)
-    conv5 = conv_output_size(conv_output_size(conv_output_size(pool2, 3, 1, 1), 3, 1, 1), 3, 1, 1)
-    pool5 = pool_output_size(conv5, 3, 2)
-    assert (conv1, pool1, conv2, pool2, conv5, pool5) == (55, 27, 27, 13, 13, 6)
-    assert pool5 * pool5 * 256 == 9216
-
-
 def test_exact_size_shows_why_224_does_not_fit():
     assert conv_output_size_exact(224, 11, 4) == Fraction(217, 4)  # 54.25
     assert conv_output_size_exact(227, 11, 4) == 55
@@ -72,7 +62,8 @@ def test_same_padding_puts_the_odd_pixel_after(size, kernel, stride, expected):
         ((0, 3, 1, 0), "size must be a positive whole number"),
         ((5, 3, 0, 0), "stride must be a positive whole number"),
         ((5, 2.5, 1, 0), "kernel must be a positive whole number"),
-        ((5, 3, 1, -1), "padding must be a non-negative whole number"),
+        ((5, 3, 1, -1), r"padding \(pixels on each side, or 'valid' or 'same'\) must be a whole number >= 0"),
+        ((True, 3, 1, 0), "size must be a positive whole number, got True"),  # bool is an int, but not a size
         ((5, 3, 1, "full"), "padding must be an int, 'valid' or 'same'"),
         ((3, 5, 1, 0), "does not fit"),
     ],

@@ -1,8 +1,9 @@
-"""Fuzzing alexnet_book.data.read_batch (issue 12): every corrupted batch file is either read as valid-shaped data
-or refused with CIFAR10FormatError naming the file and the fix; never another exception, never a crash.
+"""Fuzzing alexnet_book.data.read_batch: every corrupted batch file is either read as valid-shaped data or refused
+with CIFAR10FormatError naming the file and the fix; never another exception, never a crash.
 
-Deterministic (seeded numpy), small batches, a few thousand files: a few seconds. A crash (the fuzzing found a
-numpy segfault and a multi-gigabyte memo allocation) takes pytest down with it, which is loud enough.
+Deterministic (seeded numpy), small batches, a few thousand files: a few seconds. A crash (a segfault in numpy's
+own unpickling, a multi-gigabyte memo allocation: what a corrupt pickle can cause) takes pytest down with it, which
+is loud enough.
 """
 
 import os

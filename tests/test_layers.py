@@ -98,10 +98,11 @@ def test_mixed_precision_computes_in_float32():
 @pytest.mark.parametrize(
     "kwargs, message",
     [
-        (dict(depth_radius=-1), "depth_radius"),
-        (dict(depth_radius=2.5), "depth_radius"),
-        (dict(bias=0.0), "bias must be > 0"),
-        (dict(alpha=-1.0), "alpha must be >= 0"),
+        (dict(depth_radius=-1), r"depth_radius \(the window spans .*\) must be a whole number >= 0, got -1"),
+        (dict(depth_radius=2.5), "depth_radius .* must be a whole number >= 0, got 2.5"),
+        (dict(depth_radius=True), "depth_radius .* must be a whole number >= 0, got True"),
+        (dict(bias=0.0), r"bias \(the paper's k is 2\) must be > 0, got 0.0"),
+        (dict(alpha=-1.0), r"alpha \(the paper's is 1e-4\) must be >= 0, got -1.0"),
     ],
 )
 def test_bad_arguments_are_refused(kwargs, message):
@@ -223,8 +224,9 @@ def test_random_shift_leaves_images_alone_at_inference():
     images = np.random.default_rng(1).random((4, 8, 8, 3)).astype("float32")
     np.testing.assert_array_equal(keras.ops.convert_to_numpy(RandomShift(2)(images)), images)
     assert RandomShift.from_config(RandomShift(3, seed=1).get_config()).max_shift == 3
-    with pytest.raises(ValueError, match="max_shift must be a whole number of pixels"):
-        RandomShift(-1)
+    for bad in (-1, True):
+        with pytest.raises(ValueError, match=r"max_shift \(pixels\) must be a whole number >= 0"):
+            RandomShift(bad)
 
 
 @pytest.fixture

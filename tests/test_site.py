@@ -109,7 +109,7 @@ READ_PAGE = r"""
 const done = arguments[arguments.length - 1];
 const sleep = ms => new Promise(r => setTimeout(r, ms));
 (async () => {
-  // the page must have finished loading (once, a read began while document.body was still null)
+  // the page must have finished loading: document.body can still be null when the script starts
   for (let i = 0; i < 200 && !(document.body && document.readyState === "complete"); i++) await sleep(50);
   const mathSource = document.querySelectorAll(".math");
   if (mathSource.length) {  // MathJax is loaded asynchronously: wait for it to exist, then for its first typeset
@@ -162,10 +162,6 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
       alt: (img.getAttribute("alt") || "").trim(),
       caption: text(img.closest("figure") && img.closest("figure").querySelector("figcaption")),
     })),
-    errorOutputs: [...main.querySelectorAll(".output.traceback, .output.stderr, .output.error")]
-      .map(el => text(el).slice(0, 300)),
-    tracebacks: [...main.querySelectorAll(".cell_output")]
-      .filter(el => /Traceback \(most recent call last\)/.test(el.textContent)).length,
     glued: [...main.querySelectorAll(".pasted-text, .pasted-inline")].map(el => text(el)),
     colabLinks: [...document.querySelectorAll("a[href*='colab.research.google.com']")].map(a => a.href),
     hasExercises: Boolean(exercises),
@@ -302,13 +298,6 @@ def test_every_figure_has_a_caption_or_alt_text(page, reader_view):
         f"{page}: these images have neither a caption nor alt text: {bare}. Give a code cell's figure one with "
         "`{glue:figure}` and a caption, or the cell metadata mystnb: {image: {alt: ...}} / {figure: {caption: ...}}"
     )
-
-
-@pytest.mark.parametrize("page", PAGES)
-def test_page_shows_no_error_output(page, reader_view):
-    facts = reader_view(page)
-    assert not facts["errorOutputs"], f"{page}: error or stderr output is on the page: {facts['errorOutputs']}"
-    assert not facts["tracebacks"], f"{page}: {facts['tracebacks']} cell output(s) show a Python traceback"
 
 
 @pytest.mark.parametrize("page", PAGES)

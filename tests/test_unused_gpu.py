@@ -1,7 +1,7 @@
 """A machine whose NVIDIA GPU the Keras backend cannot use gets a loud stop, not a quiet CPU build.
 
 A fake `nvidia-smi` first on PATH lists a GPU, while the test environment's backend (TensorFlow's or JAX's CPU
-build) sees none: exactly the machine on which `make book` used to build the CPU edition without a word. There,
+build) sees none: a machine on which `make book` would otherwise build the CPU edition without a word. There,
 `make book` (tools/build_book.py) stops before executing anything, and start_page warns at the top of a notebook,
 each naming the GPU, the backend and the fix, unless a CPU profile was chosen deliberately.
 """
@@ -87,7 +87,7 @@ def test_make_book_goes_on_where_the_cpu_is_chosen_deliberately(fake_gpu, tmp_pa
 
 
 def test_start_page_warns_at_the_top_of_a_notebook(fake_gpu, capsys):
-    assert start_page("auto") == "quick"
+    assert start_page("auto").name == "quick"
     printed = capsys.readouterr().out
     first = printed.splitlines()[0]
     assert "This machine's GPU is not used" in first and GPU_NAME in first, (

@@ -10,7 +10,7 @@ from dataclasses import dataclass
 from fractions import Fraction
 from typing import Iterable, Sequence
 
-from alexnet_book.checks import check_positive_int
+from alexnet_book.checks import check_positive_int, check_whole_number
 
 PaddingSpec = int | str
 
@@ -24,8 +24,7 @@ def _explicit_padding(size: int, kernel: int, stride: int, padding: PaddingSpec)
         if mode == "same":
             return same_padding(size, kernel, stride)
         raise ValueError(f"padding must be an int, 'valid' or 'same', got {padding!r}.")
-    if isinstance(padding, bool) or not isinstance(padding, int) or padding < 0:
-        raise ValueError(f"padding must be a non-negative whole number, 'valid' or 'same', got {padding!r}.")
+    check_whole_number("padding (pixels on each side, or 'valid' or 'same')", padding)
     return padding, padding
 
 

@@ -11,7 +11,7 @@ from typing import Sequence
 
 import numpy as np
 
-from alexnet_book.checks import check_positive_int
+from alexnet_book.checks import check_positive_int, check_whole_number
 
 METRICS = ("cosine", "euclidean")
 
@@ -205,8 +205,7 @@ def filter_grid(kernel, columns: int | None = None, padding: int = 1, pad_value:
     height, width, _, count = kernel.shape
     columns = int(np.ceil(np.sqrt(count))) if columns is None else columns
     check_positive_int("columns", columns)
-    if isinstance(padding, bool) or not isinstance(padding, (int, np.integer)) or padding < 0:
-        raise ValueError(f"padding must be a whole number of pixels >= 0, got {padding!r}.")
+    check_whole_number("padding (pixels between the filters)", padding)
     rows = -(-count // columns)
     tiles = normalise_per_filter(kernel)
     grid = np.full(

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 from keras import ops
 
-from alexnet_book.checks import check_positive_int
+from alexnet_book.checks import check_number, check_positive_int, check_whole_number
 
 
 @keras.saving.register_keras_serializable(package="alexnet_book")
@@ -30,17 +30,14 @@ class LocalResponseNormalization(keras.layers.Layer):
 
     def __init__(self, depth_radius: int = 2, bias: float = 2.0, alpha: float = 1e-4, beta: float = 0.75, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(depth_radius, bool) or not isinstance(depth_radius, int) or depth_radius < 0:
-            raise ValueError(
-                f"depth_radius must be a whole number >= 0 (the window spans 2 * depth_radius + 1 channels; "
-                f"the paper's n = 5 is depth_radius=2), got {depth_radius!r}."
-            )
-        if not bias > 0:
-            # with bias 0 a pixel whose neighbourhood is all zeros would give 0 / 0
-            raise ValueError(f"bias must be > 0 (the paper's k is 2), got {bias!r}.")
-        if not alpha >= 0:
-            raise ValueError(f"alpha must be >= 0 (the paper's is 1e-4), got {alpha!r}.")
-        self.depth_radius = depth_radius
+        check_whole_number(
+            "depth_radius (the window spans 2 * depth_radius + 1 channels; the paper's n = 5 is depth_radius=2)",
+            depth_radius,
+        )
+        # with bias 0 a pixel whose neighbourhood is all zeros would give 0 / 0
+        check_number("bias (the paper's k is 2)", bias, 0, low_open=True)
+        check_number("alpha (the paper's is 1e-4)", alpha, 0)
+        self.depth_radius = int(depth_radius)
         self.bias = float(bias)
         self.alpha = float(alpha)
         self.beta = float(beta)
@@ -140,9 +137,8 @@ class RandomShift(keras.layers.Layer):
 
     def __init__(self, max_shift: int = 4, seed: int | None = None, **kwargs):
         super().__init__(**kwargs)
-        if isinstance(max_shift, bool) or not isinstance(max_shift, int) or max_shift < 0:
-            raise ValueError(f"max_shift must be a whole number of pixels >= 0, got {max_shift!r}.")
-        self.max_shift, self.seed = max_shift, seed
+        check_whole_number("max_shift (pixels)", max_shift)
+        self.max_shift, self.seed = int(max_shift), seed
         self.seed_generator = keras.random.SeedGenerator(seed)
 
     def _selection(self, size: int, shift):

@@ -9,7 +9,7 @@ from __future__ import annotations
 import keras
 
 from alexnet_book.architecture import LayerSpec, alexnet_layers, shape_table
-from alexnet_book.checks import check_positive_int
+from alexnet_book.checks import check_number, check_positive_int, is_whole_number
 from alexnet_book.layers import LocalResponseNormalization, RandomShift
 
 # What each variant means when an option is left at "default".
@@ -55,7 +55,7 @@ def build_alexnet(
         compiles) and a random horizontal flip, at the raw size before the resize. Both are active only in
         training: predict and evaluate see the images unchanged.
     normalization: "lrn" puts LocalResponseNormalization (lrn1, lrn2) after the ReLU of conv1 and conv2, where the
-        paper has it; "batchnorm" puts BatchNormalization (bn1..bn5) after the ReLU of every conv, where the seed
+        paper has it; "batchnorm" puts BatchNormalization (bn1..bn5) after the ReLU of every conv, where the post
         has it; None uses neither.
     groups: 2 splits conv2, conv4 and conv5 in two groups (Keras Conv2D groups=2), the paper's two GPUs;
         1 is a single stream.
@@ -193,23 +193,20 @@ def _initializers(spec: LayerSpec, paper_init: bool) -> dict:
 def _validate(normalization, groups, dropout, activation, weight_decay, paper_init, raw_image_size, augment):
     if normalization not in NORMALIZATIONS:
         raise ValueError(
-            f"unknown normalization {normalization!r}: choose 'lrn' (the paper), 'batchnorm' (the seed), "
+            f"unknown normalization {normalization!r}: choose 'lrn' (the paper), 'batchnorm' (the post), "
             f"None, or 'default' (the variant's)."
         )
-    if isinstance(groups, bool) or groups not in (1, 2):
+    if not is_whole_number(groups) or groups not in (1, 2):
         raise ValueError(f"groups must be 1 (one stream), 2 (the paper's two-GPU split) or 'default', got {groups!r}.")
-    if isinstance(dropout, bool) or not isinstance(dropout, (int, float)) or not 0 <= dropout < 1:
-        raise ValueError(f"dropout must be a rate in [0, 1) (the paper's is 0.5), got {dropout!r}.")
+    check_number("dropout (a rate; the paper's is 0.5)", dropout, 0, 1, high_open=True)
     try:
         keras.activations.get(activation)
     except (ValueError, TypeError) as error:
         raise ValueError(
             f"unknown activation {activation!r}: use a Keras activation name such as 'relu' or 'tanh'."
         ) from error
-    if weight_decay is not None and (
-        isinstance(weight_decay, bool) or not isinstance(weight_decay, (int, float)) or weight_decay < 0
-    ):
-        raise ValueError(f"weight_decay must be None or a number >= 0 (the paper's is 0.0005), got {weight_decay!r}.")
+    if weight_decay is not None:
+        check_number("weight_decay (None for none; the paper's is 0.0005)", weight_decay, 0)
     if not isinstance(paper_init, bool):
         raise ValueError(f"paper_init must be True, False or 'default', got {paper_init!r}.")
     check_positive_int("raw_image_size (the side of the raw images in pixels)", raw_image_size, allow_none=True)
