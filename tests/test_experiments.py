@@ -255,7 +255,7 @@ def test_bad_options_give_clear_errors(dark_or_bright):
         run_experiment("no model", dark_or_bright, TINY_SIZES, build=lambda: "a model")
     with pytest.raises(ValueError, match="the model has 10 outputs, the data 2 classes"):
         run_experiment("classes", dark_or_bright, TINY_SIZES, build=tiny_net, options={"num_classes": 10})
-    with pytest.raises(ValueError, match="target_error must be a training error strictly between 0 and 1"):
+    with pytest.raises(ValueError, match=r"target_error \(a training error, e.g. 0.25\) must be > 0 and < 1, got 25"):
         run_experiment("target", dark_or_bright, TINY_SIZES, build=tiny_net, target_error=25)
     with pytest.raises(ValueError, match="learning_rate must be > 0 and <= 10, got 0"):
         Recipe(learning_rate=0, momentum=0.9)

@@ -112,14 +112,14 @@ def test_the_schedule_watches_the_validation_error_not_the_penalised_loss():
     assert rates == pytest.approx([0.01, 0.01, 0.01, 0.001])
 
 
-def test_learning_rate_in_the_history_drops_by_ten_at_most_three_times(tmp_path, standin):
-    # A rate so small, and BatchNormalization statistics frozen (momentum 1), that the validation loss cannot move:
-    # every epoch after the first is a plateau.
+def test_the_history_records_the_rate_the_schedule_set(tmp_path, standin):
+    # A rate so small, and BatchNormalization statistics frozen (momentum 1), that the validation error cannot move:
+    # every epoch after the first is a plateau. (The cap of three drops is the schedule's own test, above.)
     result = train(
-        tiny(tmp_path / "lr", learning_rate=1e-9, batchnorm_momentum=1.0, plateau_patience=1, epochs=5, train_size=160),
+        tiny(tmp_path / "lr", learning_rate=1e-9, batchnorm_momentum=1.0, plateau_patience=1, epochs=3, train_size=160),
         data=standin,
     )
-    assert result.history["learning_rate"] == pytest.approx([1e-9, 1e-9, 1e-10, 1e-11, 1e-12], rel=1e-5)
+    assert result.history["learning_rate"] == pytest.approx([1e-9, 1e-9, 1e-10], rel=1e-5)
 
 
 def command(folder, *extra, epochs=3):

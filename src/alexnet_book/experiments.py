@@ -28,7 +28,7 @@ import keras
 import numpy as np
 
 from alexnet_book.callbacks import EpochTimer, throughput
-from alexnet_book.checks import check_positive_int
+from alexnet_book.checks import check_number, check_positive_int, check_seed
 from alexnet_book.data import VALIDATION_FRACTION, training_subsets
 from alexnet_book.model import build_alexnet
 from alexnet_book.profiles import PAPER_WEIGHT_DECAY, ExperimentSizes
@@ -178,17 +178,8 @@ def experiment_model(build: Callable | None, options: Mapping | None, recipe: Re
 
 
 def _check_target(target_error):
-    if target_error is not None and (
-        isinstance(target_error, bool) or not isinstance(target_error, (int, float)) or not 0 < target_error < 1
-    ):
-        raise ValueError(
-            f"target_error must be a training error strictly between 0 and 1 (e.g. 0.25), got {target_error!r}."
-        )
-
-
-def _check_seed(seed):
-    if isinstance(seed, bool) or not isinstance(seed, (int, np.integer)) or seed < 0:
-        raise ValueError(f"seed must be a whole number >= 0, got {seed!r}.")
+    if target_error is not None:
+        check_number("target_error (a training error, e.g. 0.25)", target_error, 0, 1, low_open=True, high_open=True)
 
 
 def run_experiment(
@@ -227,7 +218,7 @@ def run_experiment(
             f"got {type(sizes).__name__}."
         )
     _check_target(target_error)
-    _check_seed(seed)
+    check_seed("seed", seed)
     recipe = recipe_for() if recipe is None else recipe
     if not isinstance(recipe, Recipe):
         raise TypeError(f"recipe must be a Recipe (see recipe_for(profile)), got {type(recipe).__name__}.")
