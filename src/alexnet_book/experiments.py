@@ -32,7 +32,7 @@ from alexnet_book.checks import check_number, check_positive_int, check_seed
 from alexnet_book.data import VALIDATION_FRACTION, training_subsets
 from alexnet_book.model import build_alexnet
 from alexnet_book.profiles import PAPER_WEIGHT_DECAY, ExperimentSizes
-from alexnet_book.recipe import Recipe, build_model, compile_model, recipe_for, seed_everything
+from alexnet_book.recipe import Recipe, build_model, compile_model, in_force, recipe_for, seed_everything
 from alexnet_book.tables import text_table
 
 # --------------------------------------------------------------------------------------------------
@@ -109,6 +109,7 @@ class RunRecord:
     images_per_second counts training steps after the first one (which includes tracing and compiling).
     epochs_to_target: the first epoch whose training error is at most target_error (None: not reached or not asked).
     layers: (name, Keras class) of every layer, so two runs can be checked to have built different networks.
+    in_force: what the compiled model ran with (alexnet_book.recipe.in_force: precision, XLA, loss scaling).
     """
 
     name: str
@@ -133,6 +134,7 @@ class RunRecord:
     target_error: float | None = None
     epochs_to_target: int | None = None
     notes: tuple = field(default=())
+    in_force: dict = field(default_factory=dict)
 
     @property
     def train_error(self) -> float:
@@ -263,6 +265,7 @@ def run_experiment(
         images_per_second=throughput(history, data.train_images),
         parameters=int(model.count_params()),
         layers=tuple((layer.name, type(layer).__name__) for layer in model.layers),
+        in_force=in_force(model),
         epochs=sizes.epochs,
         batch_size=sizes.batch_size,
         train_images=data.train_images,
