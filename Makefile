@@ -29,9 +29,10 @@ install-plan:
 # Executes every chapter (profile auto: full on a GPU, quick on a CPU; ALEXNET_BOOK_PROFILE=smoke for a
 # fast build) once, caches the results, and writes the site to _build/html. Warnings are errors.
 # tools/build_book.py runs `jupyter-book build . -W -n --keep-going` after comparing a build key (the profile
-# auto resolves to, the Keras backend, the GPU, the package's source, library versions) with the last build's:
+# auto resolves to, the data the chapters read, the Keras backend, the GPU, the package's source, library versions)
+# with the last build's:
 # where it differs, every notebook runs again (unless kept from an earlier build with that key), else none does.
-# Each page's footer names the profile and the commit the notebooks ran with.
+# Each page's footer names the profile, the data, the backend and the commit the notebooks ran with.
 book: $(INSTALLED)
 	$(BIN)/python tools/build_book.py
 
