@@ -24,6 +24,10 @@ SITE = BOOK_COPY / "_build" / "html"
 # all, so a cell still running after 15 minutes has hung (a deadlocked data pipeline, a kernel waiting on input):
 # it then fails that chapter's test instead of holding CI until the job's own limit kills it without a word.
 CELL_TIMEOUT_S = 900
+# Real CIFAR-10 for the chapters when the test run names a folder (.ci/run does): only the notebook kernels get it.
+# The unit tests build their data themselves, and a stand-in fixture must not turn into real images because the
+# variable is set, so it leaves this process's environment here (conftest imports this module first).
+NOTEBOOK_DATA_DIR = os.environ.pop("ALEXNET_BOOK_CIFAR10_DIR", None)
 
 
 def toc_files() -> list[str]:
@@ -80,6 +84,8 @@ class Executions:
             # Kernels inherit this process's environment; a non-interactive backend there (MPLBACKEND=Agg)
             # would replace the inline one and every figure would silently vanish from the pages.
             os.environ.pop("MPLBACKEND", None)
+            if NOTEBOOK_DATA_DIR:
+                os.environ["ALEXNET_BOOK_CIFAR10_DIR"] = NOTEBOOK_DATA_DIR
             started = time.perf_counter()
             error = None
             try:
@@ -94,6 +100,8 @@ class Executions:
                 )
             except Exception as exc:  # kept, reported by the test of that notebook
                 error = exc
+            finally:
+                os.environ.pop("ALEXNET_BOOK_CIFAR10_DIR", None)
             self.results[key] = (time.perf_counter() - started, error)
         return self.results[key]
 

@@ -10,6 +10,7 @@ import signal
 import subprocess
 import sys
 import tracemalloc
+import warnings
 from pathlib import Path
 
 import numpy as np
@@ -34,7 +35,12 @@ def test_full_profile_configuration_rehearsed_on_the_cpu(tmp_path):
         "tensorflow": ["mixed_bfloat16", "mixed_float16"],
         "jax": ["mixed_float16", "mixed_bfloat16"],
     }[backend]
-    assert [line.get("resumed") for line in lines[:2]] == [True, False]
+    assert lines[0]["resumed"] is True
+    # The straight run, or (TensorFlow's float16 only) the measured reason why this CPU leaves it out.
+    left_out = lines[1].get("left_out")
+    assert lines[1].get("resumed") is False or (lines[1]["precision"] == "mixed_float16" and "slower" in left_out)
+    if left_out:
+        warnings.warn(f"the full rehearsal ran no mixed_float16 here: {left_out}", stacklevel=1)
     assert lines[2] == {"backend": backend, "out_of_memory_message": True}
     print(run.stdout)
 

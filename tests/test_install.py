@@ -53,7 +53,9 @@ def fake_nvidia_smi(folder: Path, gpu: str | None) -> Path:
 def make(*args: str, path_first: Path | None = None) -> subprocess.CompletedProcess:
     if shutil.which("make") is None:
         pytest.skip("these tests ask `make` what it would do, and make is not installed")
-    env = dict(os.environ)
+    # Not the make this test runs under (make test CONSTRAINTS=...): its command-line variables reach a child make
+    # through MAKEFLAGS and would answer for the make asked here.
+    env = {k: v for k, v in os.environ.items() if k not in ("MAKEFLAGS", "MFLAGS", "MAKELEVEL")}
     if path_first:
         env["PATH"] = f"{path_first}{os.pathsep}{env['PATH']}"
     return subprocess.run(
