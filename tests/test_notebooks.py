@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 import yaml
 
-from book import BACKEND, BOOK_COPY, REPO_ROOT, toc_files, toc_notebooks
+from book import BACKEND, BOOK_COPY, NOTEBOOK_DATA_DIR, REPO_ROOT, toc_files, toc_notebooks
 
 NOTEBOOKS = toc_notebooks()
 IDS = [nb.stem for nb in NOTEBOOKS]
@@ -159,6 +159,27 @@ def test_chapter_ran_on_the_backend_of_the_test_run(notebook, executions):
     printed = json.loads((BOOK_COPY / notebook.relative_to(REPO_ROOT)).read_text())
     text = "".join("".join(o.get("text", "")) for c in printed["cells"] for o in c.get("outputs", []))
     assert f"backend {BACKEND}" in text, f"{notebook.name} did not run on {BACKEND}"
+
+
+def test_the_chapters_read_the_data_the_test_run_names(executions):
+    """Where the test run names a CIFAR-10 folder (.ci/run names the real subset), every chapter that reads data read
+    that folder; where it names none, none did (the variable reaches the kernels only when asked)."""
+    data_lines = {}
+    for notebook in NOTEBOOKS:
+        if executions.run(notebook)[1] is None:
+            printed = json.loads((BOOK_COPY / notebook.relative_to(REPO_ROOT)).read_text())
+            text = "".join("".join(o.get("text", "")) for c in printed["cells"] for o in c.get("outputs", []))
+            data_lines[notebook.name] = [line for line in text.splitlines() if line.startswith("data: ")]
+    readers = {name: lines for name, lines in data_lines.items() if lines}
+    assert len(readers) >= 4, f"fewer chapters than expected printed where their data came from: {sorted(readers)}"
+    for name, lines in readers.items():
+        from_folder = [line for line in lines if line.startswith("data: CIFAR-10 from the folder ")]
+        if NOTEBOOK_DATA_DIR:
+            named = {NOTEBOOK_DATA_DIR.rstrip("/"), str(Path(NOTEBOOK_DATA_DIR).resolve())}
+            assert len(from_folder) == len(lines), f"{name} did not read the folder the test run named: {lines}"
+            assert all(any(folder in line for folder in named) for line in lines), f"{name}: {lines}"
+        else:
+            assert not from_folder, f"{name} read a folder no one named: {lines}"
 
 
 def test_every_chapter_notebook_is_in_the_table_of_contents():
