@@ -1,6 +1,7 @@
 """A rehearsal of the `full` profile on a CPU: the exact configuration a GPU run uses (the real AlexNet at 227 with
 augmentation and the coupled weight decay, SGD with momentum at 0.01, the plateau schedule, the per-epoch commit,
-jit_compile=True), under mixed_bfloat16 and mixed_float16, on whichever backend KERAS_BACKEND names.
+jit_compile=True), under mixed_bfloat16 and mixed_float16 (the latter left out, and said so, on a CPU whose float16
+kernels are measured far slower: see SLOWEST_FLOAT16), on whichever backend KERAS_BACKEND names.
 
 Only the sizes shrink (a few dozen generated images, batches of 8, three epochs) and the patience (1, so that a
 drop fits in three epochs). The validation set is one image under all ten labels: whatever the network predicts,
