@@ -27,6 +27,7 @@ from typing import Callable, Mapping, Sequence
 import keras
 import numpy as np
 
+from alexnet_book.bilingual import say
 from alexnet_book.callbacks import EpochTimer, throughput
 from alexnet_book.checks import check_number, check_positive_int, check_seed
 from alexnet_book.data import VALIDATION_FRACTION, training_subsets
@@ -343,16 +344,19 @@ def read_ablations(records: Sequence[RunRecord], baseline: str, repeat: str) -> 
     )
 
 
-def ablation_headline(reading: AblationReading, baseline_accuracy: float) -> str:
-    """Chapter 8's first line after the colon: what its runs can say."""
+def ablation_headline(reading: AblationReading, baseline_accuracy: float):
+    """Chapter 8's first line after the colon: what its runs can say (a bilingual.Phrase)."""
     if not reading.baseline_learned:
-        return (
-            f"each run is too short to measure anything: the baseline ended at {baseline_accuracy:.1%} validation "
-            "accuracy, not clearly above chance, so the runs only check that every variant builds and trains"
+        return say(
+            "each run is too short to measure anything: the baseline ended at {accuracy:.1%} validation accuracy, not "
+            "clearly above chance, so the runs only check that every variant builds and trains",
+            accuracy=baseline_accuracy,
         )
-    return (
-        f"the baseline reached {baseline_accuracy:.1%} validation accuracy, and a difference counts only beyond "
-        f"{reading.noise * 100:.1f} points of noise"
+    return say(
+        "the baseline reached {accuracy:.1%} validation accuracy, and a difference counts only beyond {noise:.1f} "
+        "points of noise",
+        accuracy=baseline_accuracy,
+        noise=reading.noise * 100,
     )
 
 

@@ -7,8 +7,10 @@ from __future__ import annotations
 
 import os
 import platform
+import re
 from pathlib import Path
 
+from alexnet_book.bilingual import say
 from alexnet_book.timing import seconds_per_call
 
 
@@ -136,10 +138,19 @@ def training_images_per_second(model, batch_size: int, steps: int = 3, rounds: i
     return batch_size / seconds_per_call(lambda: model.train_on_batch(x, y), repeats=steps, rounds=rounds)
 
 
-def describe_device() -> str:
-    """The device a run uses, in a few words: the first GPU's name, or the CPU and its cores."""
+def describe_device():
+    """The device a run uses, in a few words (a bilingual.Phrase): the first GPU's name, or the CPU and its cores."""
     gpus = gpu_names()
-    return f"GPU: {gpus[0]}" if gpus else f"CPU ({os.cpu_count()} cores)"
+    return say("GPU: {name}", name=gpus[0]) if gpus else say("CPU ({cores} cores)", cores=os.cpu_count())
+
+
+def device_phrase(description: str):
+    """A device as describe_device() described it, read back from a run's record (where it is stored as English
+    text), as a bilingual.Phrase again; a description in another form is the same in both languages."""
+    if description.startswith("GPU: "):
+        return say("GPU: {name}", name=description[len("GPU: ") :])
+    cpu = re.fullmatch(r"CPU \((\d+) cores\)", description)
+    return say("CPU ({cores} cores)", cores=int(cpu.group(1))) if cpu else description
 
 
 def describe_environment() -> str:

@@ -2,12 +2,16 @@
 visible warning.
 
 `glue` writes the same output that myst-nb's `glue` writes, so the site's `{glue:text}` roles find it,
-without needing myst-nb installed (Colab does not have it).
+without needing myst-nb installed (Colab does not have it). A phrase in both languages (`bilingual.Phrase`) is glued
+twice: `name` in English and `name_ko` in Korean, for the Korean edition, whose chapters share these code cells.
 """
 
 from __future__ import annotations
 
 import html
+
+from alexnet_book.bilingual import Phrase
+from alexnet_book.bilingual import counted as counted  # re-exported: the chapters import it from here
 
 GLUE_PREFIX = "application/papermill.record/"
 
@@ -17,7 +21,11 @@ def glue(name: str, value, display: bool = False) -> None:
 
     Every value is stored as its repr, strings too, as myst-nb's own glue does: myst-nb reads the text back with
     ast.literal_eval, which turns an unquoted "1,000" into the tuple (1, 0) but a quoted one into the string again.
+    A Phrase is glued as its English text under `name` and as its Korean text under `name_ko`.
     """
+    if isinstance(value, Phrase):
+        glue(name + "_ko", value.ko, display)
+        value = str(value)
     import IPython
     from IPython.display import display as ipy_display
 
@@ -25,11 +33,6 @@ def glue(name: str, value, display: bool = False) -> None:
     prefix = "" if display else GLUE_PREFIX
     metadata["scrapbook"] = {"name": name, "mime_prefix": prefix}
     ipy_display({prefix + key: data for key, data in bundle.items()}, raw=True, metadata=metadata)
-
-
-def counted(number: int, noun: str) -> str:
-    """A count and its noun for glued prose: "1 epoch", "2 epochs", "1,000 images" (nouns that take an s)."""
-    return f"{number:,} {noun}{'' if number == 1 else 's'}"
 
 
 def show_warning(title: str, message: str) -> None:

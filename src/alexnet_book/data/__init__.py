@@ -25,6 +25,7 @@ from pathlib import Path
 
 import numpy as np
 
+from alexnet_book.bilingual import say
 from alexnet_book.data.batches import find_batch_folder, read_batch, read_batch_folder, write_python_batches
 from alexnet_book.data.download import (
     KERAS_CACHE_NAME,
@@ -221,13 +222,15 @@ def standin_warning(data: CIFAR10) -> tuple[str, str]:
     )
 
 
-def describe_source(source: str) -> str:
-    """Where a CIFAR10's images came from, in words for a page ("directory", "keras" or "standin")."""
-    return {
+def describe_source(source: str):
+    """Where a CIFAR10's images came from, in words for a page ("directory", "keras" or "standin"), as a
+    bilingual.Phrase."""
+    words = {
         "directory": "CIFAR-10 read from a folder",
         "keras": "CIFAR-10 from the Keras download",
         "standin": "the generated stand-in (not CIFAR-10)",
-    }[source]
+    }
+    return say(words[source])
 
 
 def locate_cifar10(data_dir: str | os.PathLike | None = None, cache_dir: str | os.PathLike | None = None):
