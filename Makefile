@@ -8,7 +8,7 @@ BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
 INSTALL_PLAN := $(PYTHON) tools/install_plan.py requirements.txt
 
-.PHONY: install install-plan book test test-jax linkcheck browser clean-notebooks clean
+.PHONY: install install-plan book test test-jax linkcheck browser clean-notebooks sync-korean clean
 
 install: $(INSTALLED)
 
@@ -54,7 +54,7 @@ browser:
 	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
 		echo "installing chromium and chromium-driver for the browser test (apt-get)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver >/dev/null \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null \
 		|| echo "warning: could not install chromium; tests/test_site.py will say so"; \
 	else echo "note: no chromium/chromedriver and not root with apt-get: the browser test will be skipped"; fi
 
@@ -66,6 +66,11 @@ linkcheck: $(INSTALLED)
 # Notebooks are committed without outputs or execution counts (the tests check it).
 clean-notebooks: $(INSTALLED)
 	$(BIN)/python tools/clean_notebooks.py chapters/*.ipynb
+
+# After a change to a chapter's code: copy its code cells into the Korean twin in ko/chapters/ (tools/editions.py),
+# then read the Korean prose around the change.
+sync-korean: $(INSTALLED)
+	$(BIN)/python tools/editions.py sync
 
 clean:
 	rm -rf _build

@@ -1,5 +1,7 @@
 """What the notebook and site tests share: the chapters listed in _toc.yml, executing them with papermill,
-and building the site from the executed copies (so that no notebook runs twice)."""
+and building the site from the executed copies (so that no notebook runs twice), the Korean edition's too: its
+twins take the English executions' code cells and outputs (tools/editions.py), as `make book` serves them the
+English execution cache."""
 
 from __future__ import annotations
 
@@ -20,6 +22,8 @@ BACKEND = os.environ.get("KERAS_BACKEND", "tensorflow")
 TEST_BUILD = REPO_ROOT / "_build" / ("test" if BACKEND == "tensorflow" else f"test-{BACKEND}")
 BOOK_COPY = TEST_BUILD / "book"
 SITE = BOOK_COPY / "_build" / "html"
+KOREAN = "ko"  # the Korean edition's folder in the book, and its site's in SITE
+KOREAN_SITE = SITE / KOREAN
 # s: the longest any one cell may run under papermill. At the smoke profile the slowest chapter takes a few minutes in
 # all, so a cell still running after 15 minutes has hung (a deadlocked data pipeline, a kernel waiting on input):
 # it then fails that chapter's test instead of holding CI until the job's own limit kills it without a word.
@@ -51,8 +55,19 @@ def toc_notebooks() -> list[Path]:
     return [REPO_ROOT / f"{f}.ipynb" for f in toc_files() if (REPO_ROOT / f"{f}.ipynb").exists()]
 
 
+def _test_config(source: Path, target: Path) -> None:
+    """`source` (a _config.yml) written to `target` without executing notebooks (the tests put executed ones in),
+    its local extensions found where they are in the repository."""
+    config = yaml.safe_load(source.read_text())
+    config["execute"]["execute_notebooks"] = "off"
+    extensions = config.get("sphinx", {}).get("local_extensions") or {}
+    for name, where in extensions.items():
+        extensions[name] = str((source.parent / where).resolve())
+    target.write_text(yaml.safe_dump(config, sort_keys=False, allow_unicode=True))
+
+
 def prepare_book_copy() -> None:
-    """A copy of the book's sources whose config does not execute notebooks: the tests put executed ones in."""
+    """A copy of the book's sources, both editions, whose configs do not execute notebooks."""
     if BOOK_COPY.exists():
         shutil.rmtree(BOOK_COPY)
     BOOK_COPY.mkdir(parents=True)
@@ -63,9 +78,9 @@ def prepare_book_copy() -> None:
     )
     shutil.copy(REPO_ROOT / "_toc.yml", BOOK_COPY / "_toc.yml")
     shutil.copytree(REPO_ROOT / "_static", BOOK_COPY / "_static")  # the book's CSS
-    config = yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
-    config["execute"]["execute_notebooks"] = "off"
-    (BOOK_COPY / "_config.yml").write_text(yaml.safe_dump(config, sort_keys=False))
+    _test_config(REPO_ROOT / "_config.yml", BOOK_COPY / "_config.yml")
+    shutil.copytree(REPO_ROOT / KOREAN, BOOK_COPY / KOREAN, ignore=shutil.ignore_patterns("runs", ".*", "_build"))
+    _test_config(REPO_ROOT / KOREAN / "_config.yml", BOOK_COPY / KOREAN / "_config.yml")
 
 
 class Executions:
@@ -109,3 +124,32 @@ class Executions:
 def build_site() -> subprocess.CompletedProcess:
     command = [str(Path(sys.executable).parent / "jupyter-book"), "build", str(BOOK_COPY), "-W", "-n", "--keep-going"]
     return subprocess.run(command, capture_output=True, text=True)
+
+
+def build_korean_site() -> subprocess.CompletedProcess:
+    """The Korean edition from the English executions (each twin with its English chapter's executed code cells),
+    into KOREAN_SITE, where `make book` puts it."""
+    sys.path.insert(0, str(REPO_ROOT / "tools"))
+    import editions
+    import nbformat
+
+    for english, korean in editions.twins(REPO_ROOT):
+        executed = nbformat.read(BOOK_COPY / english.relative_to(REPO_ROOT), 4)
+        twin = editions.with_executed_code(nbformat.read(korean, 4), executed)
+        nbformat.write(twin, BOOK_COPY / korean.relative_to(REPO_ROOT))
+    output = BOOK_COPY / "_build" / KOREAN
+    command = [
+        str(Path(sys.executable).parent / "jupyter-book"),
+        "build",
+        str(BOOK_COPY / KOREAN),
+        "--path-output",
+        str(output),
+        "-W",
+        "-n",
+        "--keep-going",
+    ]
+    result = subprocess.run(command, capture_output=True, text=True)
+    if result.returncode == 0:
+        shutil.rmtree(KOREAN_SITE, ignore_errors=True)
+        shutil.copytree(output / "_build" / "html", KOREAN_SITE)
+    return result

@@ -15,7 +15,15 @@ _SANDBOX = Path(tempfile.mkdtemp(prefix="alexnet-book-tests-"))
 os.environ["KERAS_HOME"] = str(_SANDBOX / "keras_home")
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
 
-from book import BACKEND, SITE, Executions, build_site, prepare_book_copy, toc_notebooks  # noqa: E402
+from book import (  # noqa: E402
+    BACKEND,
+    SITE,
+    Executions,
+    build_korean_site,
+    build_site,
+    prepare_book_copy,
+    toc_notebooks,
+)
 
 SMOKE_PARAMETERS = {"PROFILE": "smoke"}
 _EXECUTIONS: list = []
@@ -32,7 +40,8 @@ def executions():
 
 @pytest.fixture(scope="session")
 def built_site(executions):
-    """The site built (warnings as errors) from this session's executed notebooks; its html folder."""
+    """The site built (warnings as errors) from this session's executed notebooks, with the Korean edition from the
+    same executions in its ko/ folder; the html folder."""
     for notebook in toc_notebooks():
         executions.run(notebook)
     failed = [name for name, (_, error) in executions.results.items() if error]
@@ -41,6 +50,10 @@ def built_site(executions):
     result = build_site()
     assert result.returncode == 0, (
         f"jupyter-book build failed (warnings are errors):\n{result.stdout[-6000:]}\n{result.stderr[-6000:]}"
+    )
+    korean = build_korean_site()
+    assert korean.returncode == 0, (
+        f"the Korean edition's build failed (warnings are errors):\n{korean.stdout[-6000:]}\n{korean.stderr[-6000:]}"
     )
     return SITE
 

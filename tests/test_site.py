@@ -1,7 +1,8 @@
 """The built site as a reader sees it: every page of the table of contents opened in headless Chromium.
 
 Each page is served from the built site on localhost, opened once, and read by one script in the page (what a
-reader's browser actually shows: typeset math, loaded images, links); the tests below check what it read.
+reader's browser actually shows: typeset math, loaded images, links); the tests below check what it read. The
+Korean edition's pages (ko/ in the site) are read as the English ones are, and for Hangul that a font draws.
 A full-page screenshot of every page is saved under _build/test/screenshots/ (never committed) for a person to look at.
 
 Needs Debian's chromium and chromium-driver (`make test` installs them when run as root) and selenium (the test
@@ -22,9 +23,11 @@ from pathlib import Path
 import pytest
 import yaml
 
-from book import REPO_ROOT, TEST_BUILD, toc_files
+from book import KOREAN, REPO_ROOT, TEST_BUILD, toc_files
 
-PAGES = toc_files()
+ENGLISH_PAGES = toc_files()
+KOREAN_PAGES = [f"{KOREAN}/{page}" for page in toc_files(REPO_ROOT / KOREAN / "_toc.yml")]
+PAGES = ENGLISH_PAGES + KOREAN_PAGES
 CHAPTERS = [page for page in PAGES if (REPO_ROOT / f"{page}.ipynb").exists()]
 SCREENSHOTS = TEST_BUILD / "screenshots"
 # px: the width of the browser window every page is read at (a laptop's); no code block may scroll sideways there.
@@ -137,7 +140,18 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
   const loaded = "script[src], link[href][rel~=stylesheet], link[href][rel~=preload], img[src], iframe[src]";
   const urls = [...document.querySelectorAll(loaded)]
     .map(el => el.src || el.href).concat(performance.getEntriesByType("resource").map(e => e.name));
-  const exercises = [...main.querySelectorAll("section")].find(s => /^Exercises/.test(text(s.querySelector("h2"))));
+  const exercises = [...main.querySelectorAll("section")]
+    .find(s => /^(Exercises|연습 문제)/.test(text(s.querySelector("h2"))));
+  // Hangul drawn by a font that has it: without one, every syllable is the same empty box ("tofu").
+  const drawn = ch => {
+    const canvas = document.createElement("canvas");
+    canvas.width = canvas.height = 64;
+    const context = canvas.getContext("2d");
+    context.font = `48px ${getComputedStyle(main).fontFamily}`;
+    context.fillText(ch, 4, 52);
+    return Array.from(context.getImageData(0, 0, 64, 64).data).join(",");
+  };
+  const editionLink = document.querySelector("p.edition-link a");
   // Folded: a closed <details> ({dropdown} of sphinx-design, {toggle} once togglebutton.js ran) or an admonition
   // that sphinx-togglebutton hid; their content (all but the summary or title) must not be visible.
   const folded = exercises ? [...exercises.querySelectorAll("details:not([open]), .toggle-hidden")] : [];
@@ -165,6 +179,10 @@ const sleep = ms => new Promise(r => setTimeout(r, ms));
     glued: [...main.querySelectorAll(".pasted-text, .pasted-inline")].map(el => text(el)),
     colabLinks: [...document.querySelectorAll("a[href*='colab.research.google.com']")].map(a => a.href),
     hasExercises: Boolean(exercises),
+    lang: document.documentElement.lang,
+    hangulDrawn: drawn("가") !== drawn("나") && drawn("가") !== drawn("\u{10FFFD}"),
+    editionLink: editionLink
+      ? { href: editionLink.href, hreflang: editionLink.hreflang, text: text(editionLink) } : null,
     folded: folded.length,
     foldedShowing: folded.filter(showing).length,
   });
@@ -230,14 +248,16 @@ def reader_view(browser, site_url):
     return view
 
 
-def _config() -> dict:
-    return yaml.safe_load((REPO_ROOT / "_config.yml").read_text())
+def _config(page: str = "") -> dict:
+    """The _config.yml of the edition `page` belongs to."""
+    folder = REPO_ROOT / KOREAN if page.startswith(f"{KOREAN}/") else REPO_ROOT
+    return yaml.safe_load((folder / "_config.yml").read_text())
 
 
 @pytest.mark.parametrize("page", PAGES)
 def test_page_title_is_its_heading_and_the_book(page, reader_view):
     facts = reader_view(page)
-    book = _config()["title"]
+    book = _config(page)["title"]
     assert facts["h1"], f"{page}: no visible # heading on the page"
     assert facts["title"] == f"{facts['h1']} — {book}", (
         f"{page}: the browser's title is {facts['title']!r}, expected '<the page's # heading> — {book}'"
@@ -348,10 +368,11 @@ def test_chapter_shows_glued_numbers(chapter, reader_view):
 
 @pytest.mark.parametrize("chapter", CHAPTERS)
 def test_colab_link_opens_this_chapter_in_the_configured_repository(chapter, reader_view):
-    config = _config()
+    config = _config(chapter)
     repository = config["repository"]
     owner_repo = re.sub(r"^https://github\.com/|/$|\.git$", "", repository["url"])
-    path = "/".join(p for p in [repository.get("path_to_book", "").strip("/"), f"{chapter}.ipynb"] if p)
+    in_edition = chapter.removeprefix(f"{KOREAN}/")  # the Korean config's path_to_book is ko
+    path = "/".join(p for p in [repository.get("path_to_book", "").strip("/"), f"{in_edition}.ipynb"] if p)
     expected = (
         f"{config['launch_buttons']['colab_url'].rstrip('/')}/github/{owner_repo}/blob/{repository['branch']}/{path}"
     )
@@ -373,3 +394,34 @@ def test_exercise_hints_are_folded(chapter, reader_view):
     assert not facts["foldedShowing"], (
         f"{chapter}: {facts['foldedShowing']} folded hint(s) show their content before a click"
     )
+
+
+@pytest.mark.parametrize("page", PAGES)
+def test_every_page_links_the_same_page_in_the_other_language(page, reader_view, built_site):
+    link = reader_view(page)["editionLink"]
+    korean = page.startswith(f"{KOREAN}/")
+    assert link, f"{page}: no link to the other edition at the top of the page (tools/sphinx_editions.py)"
+    assert (link["text"], link["hreflang"]) == (("English", "en") if korean else ("한국어", "ko")), link
+    target = re.sub(r"^https?://[^/]+/", "", link["href"])
+    assert (built_site / target).is_file(), f"{page}: the link to the other edition leads nowhere: {target}"
+    counterpart = page.removeprefix(f"{KOREAN}/") if korean else f"{KOREAN}/{page}"
+    if counterpart in PAGES:
+        assert target == f"{counterpart}.html", f"{page}: the other edition's link goes to {target}"
+
+
+@pytest.mark.parametrize("page", KOREAN_PAGES)
+def test_korean_page_is_korean_and_drawn_in_a_hangul_font(page, reader_view):
+    facts = reader_view(page)
+    assert facts["lang"] == "ko", f"{page}: <html lang={facts['lang']!r}>, not ko"
+    assert re.search("[가-힣]", facts["h1"]), f"{page}: the heading {facts['h1']!r} is not Korean"
+    assert facts["hangulDrawn"], (
+        f"{page}: the browser draws Hangul as empty boxes: no Korean font is installed (`make test` as root installs "
+        "fonts-noto-cjk; elsewhere install it, or another font with Hangul)"
+    )
+
+
+@pytest.mark.parametrize("page", [p for p in KOREAN_PAGES if p in CHAPTERS])
+def test_korean_page_glues_no_english_phrase(page, reader_view):
+    """A phrase code chooses is glued in Korean too (NAME_ko): the Korean prose must not show the English one."""
+    english = [g for g in reader_view(page)["glued"] if re.search(r"\b(the|and|of|than|with|points?|epochs?)\b", g)]
+    assert not english, f"{page}: these glued values are English; glue NAME_ko from a bilingual phrase: {english}"

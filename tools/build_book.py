@@ -31,6 +31,10 @@ Every page's footer says what the notebooks ran with: the profile, the data, the
 choose their own), the device, and the package's commit (`git rev-parse --short HEAD`, "+modified" where the
 package's source differs from it) and source hash.
 
+The Korean edition (ko/, where the book has one) is built next, into _build/html/ko/, from the same execution
+cache: its chapters are twins of the English ones (tools/editions.py checks their code cells before anything runs),
+so it executes nothing, and the build fails if it does.
+
 Usage: python tools/build_book.py [BOOK] [--package SOURCE_FOLDER] [-- JUPYTER_BOOK_BUILD_OPTIONS]
 (defaults: this repository, src/alexnet_book, and -W -n --keep-going).
 """
@@ -59,6 +63,7 @@ DEFAULT_PACKAGE = REPO_ROOT / "src" / "alexnet_book"
 DEFAULT_BUILD_OPTIONS = ["-W", "-n", "--keep-going"]
 STATE_NAME = ".build-key.json"
 CONFIG_NAME = ".build-config.yml"
+KOREAN = "ko"  # the Korean edition's folder in the book, and its site's folder in _build/html
 KEPT_CACHES = 3  # caches of earlier keys kept for a switch back (smoke <-> quick)
 # What each backend computes with: a change of these versions changes the numbers on the pages.
 BACKEND_DISTRIBUTIONS = {
@@ -246,21 +251,30 @@ def differences(old: dict | None, new: dict) -> list[str]:
     return changes
 
 
-def data_words(data: str) -> str:
-    """The key's data field in words for the footer."""
+def data_words(data: str, language: str = "en") -> str:
+    """The key's data field in words for the footer (language "en" or "ko")."""
     source, _, rest = data.partition(" ")
     folder = rest.rsplit(" ", 1)[0]
+    if language == "ko":
+        return {
+            "directory": f"폴더 {folder}의 CIFAR-10",
+            "keras": "Keras 캐시에 내려받은 CIFAR-10",
+        }.get(source, "생성한 대체 데이터(CIFAR-10 아님)")
     return {
         "directory": f"CIFAR-10 from the folder {folder}",
         "keras": "CIFAR-10 downloaded into the Keras cache",
     }.get(source, "the generated stand-in, not CIFAR-10")
 
 
-def backend_words(key: dict) -> str:
-    """The backend, and the chapters that chose another, in words for the footer."""
+def backend_words(key: dict, language: str = "en") -> str:
+    """The backend, and the chapters that chose another, in words for the footer (language "en" or "ko")."""
     backend = key["key"]["backend"]
-    others = [f"{name} on {own}" for name, own in sorted((key.get("own_backends") or {}).items()) if own != backend]
-    return f"the Keras {backend} backend" + (f" ({', '.join(others)}: its own choice)" if others else "")
+    others = [(name, own) for name, own in sorted((key.get("own_backends") or {}).items()) if own != backend]
+    if language == "ko":
+        chosen = ", ".join(f"{name}은 {own}" for name, own in others)
+        return f"Keras {backend} 백엔드" + (f"({chosen}: 장이 직접 고름)" if others else "")
+    chosen = ", ".join(f"{name} on {own}" for name, own in others)
+    return f"the Keras {backend} backend" + (f" ({chosen}: its own choice)" if others else "")
 
 
 def describe(key: dict) -> str:
@@ -272,8 +286,18 @@ def describe(key: dict) -> str:
     )
 
 
-def footer(key: dict) -> str:
+def footer(key: dict, language: str = "en") -> str:
     k = key["key"]
+    if language == "ko":
+        commit = f"커밋 {key['commit']}" if key["commit"] else "git 밖의 소스"
+        text = (
+            f"이 사이트의 노트북은 <strong>{html.escape(k['profile'])}</strong> 프로파일로, "
+            f"{html.escape(data_words(k['data'], 'ko'))}(데이터를 읽는 장)를 읽고, "
+            f"{html.escape(backend_words(key, 'ko'))}와 {html.escape(k['device'])}에서, "
+            f"{html.escape(key['package_name'])} {html.escape(commit)}(소스 {k['package'][:12]})로 실행되었다. "
+            f"영어판과 같은 실행이다. 빌드 키 {key['digest']}."
+        )
+        return f'<p class="build-key">{text}</p>'
     commit = f"commit {key['commit']}" if key["commit"] else "a source outside git"
     text = (
         f"The notebooks of this site ran with the <strong>{html.escape(k['profile'])}</strong> profile, "
@@ -355,8 +379,11 @@ def jupyter_book() -> str:
     return str(beside) if beside.exists() else (shutil.which("jupyter-book") or "jupyter-book")
 
 
-def build_config(book: Path, config: dict, key: dict) -> Path:
-    """The book's _config.yml with the key in every page's footer (sphinx-book-theme's extra_footer)."""
+def build_config(
+    folder: Path, config: dict, key: dict, path: Path, language: str = "en", cache: Path | None = None
+) -> Path:
+    """A _config.yml (of the edition in `folder`) with the key in every page's footer (sphinx-book-theme's
+    extra_footer), written to `path`; `cache`: the execution cache to use instead of the edition's own."""
     config = json.loads(json.dumps(config))  # a deep copy
     sphinx = config.setdefault("sphinx", {}) or {}
     config["sphinx"] = sphinx
@@ -364,8 +391,13 @@ def build_config(book: Path, config: dict, key: dict) -> Path:
     sphinx["config"] = sphinx_config
     theme_options = sphinx_config.setdefault("html_theme_options", {}) or {}
     sphinx_config["html_theme_options"] = theme_options
-    theme_options["extra_footer"] = theme_options.get("extra_footer", "") + footer(key)  # after the licences
-    path = book / "_build" / CONFIG_NAME
+    theme_options["extra_footer"] = theme_options.get("extra_footer", "") + footer(key, language)  # after the licences
+    # Jupyter Book finds local extensions relative to the config file, which is written elsewhere: make them absolute.
+    extensions = sphinx.get("local_extensions") or {}
+    for name, where in extensions.items():
+        extensions[name] = str((folder / where).resolve())
+    if cache is not None:
+        config.setdefault("execute", {})["cache"] = str(cache)
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_text(
         "# Written by tools/build_book.py from _config.yml, with the build key in the footer. Not a source.\n"
@@ -374,11 +406,11 @@ def build_config(book: Path, config: dict, key: dict) -> Path:
     return path
 
 
-def serve_executed_notebooks(book: Path) -> int:
+def serve_executed_notebooks(build: Path) -> int:
     """The page's download button offers the notebook the site copied to _sources/, which is the source, stored
     without outputs: replace each with the notebook as executed for the page (myst-nb keeps it in
     _build/jupyter_execute/), so that a download shows the numbers and figures of the page. Returns how many."""
-    executed, sources = book / "_build" / "jupyter_execute", book / "_build" / "html" / "_sources"
+    executed, sources = build / "jupyter_execute", build / "html" / "_sources"
     count = 0
     for notebook in executed.rglob("*.ipynb"):
         served = sources / notebook.relative_to(executed)
@@ -386,6 +418,52 @@ def serve_executed_notebooks(book: Path) -> int:
             shutil.copyfile(notebook, served)
             count += 1
     return count
+
+
+def twin_problems(book: Path) -> list[str]:
+    """tools/editions.py's check of the Korean twins (none where the book has no Korean edition)."""
+    if not (book / KOREAN / "_config.yml").is_file():
+        return []
+    sys.path.insert(0, str(Path(__file__).resolve().parent))
+    import editions
+
+    return editions.check(book)
+
+
+def build_korean(book: Path, key: dict, options: list[str], environment: dict, cache: Path) -> int:
+    """The Korean edition from the English build's execution cache into _build/html/ko/; an exit status. A twin that
+    executes (its code is not the English chapter's) fails the build: the Korean site runs nothing of its own."""
+    folder = book / KOREAN
+    if not (folder / "_config.yml").is_file():
+        return 0
+    config = yaml.safe_load((folder / "_config.yml").read_text()) or {}
+    output = book / "_build" / KOREAN
+    written = build_config(folder, config, key, book / "_build" / f".build-config-{KOREAN}.yml", "ko", cache)
+    records = cache_records(cache)
+    command = [jupyter_book(), "build", str(folder), "--path-output", str(output), "--config", str(written), *options]
+    log("the Korean edition: running " + " ".join(command[1:]))
+    started = time.time()
+    result = subprocess.run(command, cwd=folder, env=environment)
+    executed = sorted(set(cache_records(cache)) - set(records))
+    if executed:
+        log(
+            f"error: the Korean build executed {len(executed)} notebook(s) that the English build had not: "
+            "a twin's code is not its English chapter's (python tools/editions.py check)."
+        )
+        return 1
+    if result.returncode != 0:
+        log(f"the Korean build failed (exit status {result.returncode}).")
+        return result.returncode
+    site = book / "_build" / "html" / KOREAN
+    shutil.rmtree(site, ignore_errors=True)
+    shutil.copytree(output / "_build" / "html", site)
+    served = serve_executed_notebooks(output / "_build")
+    shutil.copytree(output / "_build" / "html" / "_sources", site / "_sources", dirs_exist_ok=True)
+    log(
+        f"the Korean edition built in {time.time() - started:.0f} s from the English execution (nothing executed) "
+        f"into {site.relative_to(book)}; its download button serves {served} executed notebook(s)."
+    )
+    return 0
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -417,6 +495,12 @@ def main(argv: list[str] | None = None) -> int:
         key = compute_key(package, book)
     except ValueError as error:  # an ALEXNET_BOOK_PROFILE that is not a profile, a CIFAR-10 folder without data
         log(f"error: {error}")
+        return 2
+    problems = twin_problems(book)
+    if problems:  # before anything executes: the Korean edition would otherwise run code of its own
+        for problem in problems:
+            log(f"error: {problem}")
+        log("the Korean twins must share their English chapters' code cells: run python tools/editions.py sync.")
         return 2
     config = yaml.safe_load((book / "_config.yml").read_text()) or {}
     state_file = book / "_build" / STATE_NAME
@@ -453,7 +537,8 @@ def main(argv: list[str] | None = None) -> int:
     state["cache"] = key  # commit and per-file hashes as of now (the key itself is the same)
 
     records = cache_records(cache)
-    command = [jupyter_book(), "build", ".", "--config", str(build_config(book, config, key)), *build_options]
+    written = build_config(book, config, key, book / "_build" / CONFIG_NAME)
+    command = [jupyter_book(), "build", ".", "--config", str(written), *build_options]
     log("running " + " ".join(command[1:]))
     started = time.time()
     result = subprocess.run(command, cwd=book, env=environment)
@@ -469,7 +554,11 @@ def main(argv: list[str] | None = None) -> int:
         write_state(state_file, {**state, "site": None})
         log(f"the build failed (exit status {result.returncode}); the build key is not stored.")
         return result.returncode
-    log(f"the download button serves the executed notebook of {serve_executed_notebooks(book)} page(s).")
+    log(f"the download button serves the executed notebook of {serve_executed_notebooks(book / '_build')} page(s).")
+    korean = build_korean(book, key, build_options, environment, cache)
+    if korean != 0:
+        write_state(state_file, {**state, "site": None})
+        return korean
     state["site"] = {**key, "built": datetime.now(timezone.utc).isoformat(timespec="seconds")}
     write_state(state_file, state)
     log(f"build key {key['digest']} stored in {state_file.relative_to(book)}.")
