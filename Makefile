@@ -48,15 +48,20 @@ test-jax: $(INSTALLED)
 	KERAS_BACKEND=jax $(if $(CONSTRAINTS),ALEXNET_BOOK_CONSTRAINTS=$(CONSTRAINTS)) \
 		$(BIN)/python -m pytest tests/test_notebooks.py tests/test_full_rehearsal.py
 
-# The browser test drives Debian's Chromium and ChromeDriver: installed here where missing and we are root with
-# apt-get (as CI is). Elsewhere the test skips and says what to install (under CI=true it fails instead).
+# The browser test drives Debian's Chromium and ChromeDriver, and reads the Korean pages in a font with Hangul
+# (fonts-noto-cjk): installed here where missing and we are root with apt-get (as CI is). Elsewhere the test skips
+# and says what to install (under CI=true it fails instead).
 browser:
-	@if command -v chromium >/dev/null && command -v chromedriver >/dev/null; then :; \
+	@missing=""; \
+	command -v chromium >/dev/null || missing="chromium"; \
+	command -v chromedriver >/dev/null || missing="$$missing chromium-driver"; \
+	fc-list :lang=ko 2>/dev/null | grep -q . || missing="$$missing fonts-noto-cjk"; \
+	if [ -z "$$missing" ]; then :; \
 	elif [ "$$(id -u)" = 0 ] && command -v apt-get >/dev/null; then \
-		echo "installing chromium and chromium-driver for the browser test (apt-get)"; \
-		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq chromium chromium-driver fonts-noto-cjk >/dev/null \
-		|| echo "warning: could not install chromium; tests/test_site.py will say so"; \
-	else echo "note: no chromium/chromedriver and not root with apt-get: the browser test will be skipped"; fi
+		echo "installing$$missing for the browser test (apt-get)"; \
+		apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq $$missing >/dev/null \
+		|| echo "warning: could not install$$missing; tests/test_site.py will say so"; \
+	else echo "note: missing$$missing and not root with apt-get: the browser test will skip or fail on it"; fi
 
 # Every external link of the book, checked over the network (needs one; not part of `make test`). It executes the
 # chapters as `make book` does, from the same cache (nothing to run after `make book`). Report: _build/html/output.txt.

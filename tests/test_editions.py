@@ -53,6 +53,23 @@ def test_twin_markdown_is_korean(english, korean):
         if UNTRANSLATED.match(ours):
             continue
         assert HANGUL.search(theirs) and theirs != ours, f"markdown cell {number} of {korean.name} is not translated"
+    captions = editions.substitutions(nbformat.read(korean, 4))
+    untranslated = [key for key, text in captions.items() if not HANGUL.search(text)]
+    assert not untranslated, f"{korean.name}: these captions are not translated: {untranslated}"
+
+
+def test_every_figure_caption_is_a_substitution_each_edition_defines():
+    """A caption in code-cell metadata is shared by both editions, so it names a substitution instead of saying
+    anything itself; each edition's notebook defines it in its own language."""
+    for english_path, korean_path in TWINS:
+        english = nbformat.read(english_path, 4)
+        for cell in english.cells:
+            caption = cell.metadata.get("mystnb", {}).get("figure", {}).get("caption")
+            if caption is None:
+                continue
+            key = re.fullmatch(r"\{\{ (\w+) \}\}", caption)
+            assert key, f"{english_path.name}: a figure caption written in the cell's metadata: {caption[:60]!r}"
+            assert key.group(1) in editions.substitutions(english), (english_path.name, key.group(1))
 
 
 @pytest.mark.parametrize("english, korean", TWINS, ids=[e.stem for e, _ in TWINS])
@@ -80,6 +97,10 @@ def test_the_check_catches_code_changed_in_one_edition_only():
     tagged = copy.deepcopy(korean)
     tagged.cells[code].metadata["tags"] = ["remove-input"]
     assert "metadata differs" in editions.differences(english, tagged)[0]
+    captionless = copy.deepcopy(korean)
+    captionless.metadata["myst"] = {"substitutions": {}}
+    if editions.substitutions(english):
+        assert "substitutions (figure captions) differ" in editions.differences(english, captionless)[0]
     fewer = copy.deepcopy(korean)
     del fewer.cells[code]
     assert "differ in number or kind" in editions.differences(english, fewer)[0]

@@ -2,7 +2,9 @@
 
 A twin has the English notebook's cells in the same order: its code cells are byte for byte the English ones (with
 the same metadata, so jupyter-cache, which keys an executed notebook by its code, serves the English execution to
-both), and its markdown cells are their translations, one for one. So the Korean site never runs anything of its own,
+both), and its markdown cells are their translations, one for one. A figure's caption, which lives in its code cell's
+metadata, names a substitution ("{{ caption_ch6_curves }}") that each edition defines in its own notebook metadata
+(myst.substitutions), in its own language. So the Korean site never runs anything of its own,
 and a chapter's code cannot change in one edition only.
 
   python tools/editions.py check   lists every twin whose cells do not line up with its English chapter's
@@ -51,6 +53,11 @@ def twins(book: Path = REPO_ROOT) -> list[tuple[Path, Path]]:
     ]
 
 
+def substitutions(notebook) -> dict:
+    """The notebook's own MyST substitutions (its figure captions, in its language)."""
+    return dict(notebook.metadata.get("myst", {}).get("substitutions", {}))
+
+
 def _source_cells(notebook) -> list:
     return [cell for cell in notebook.cells if INJECTED not in cell.get("metadata", {}).get("tags", [])]
 
@@ -61,6 +68,13 @@ def differences(english, korean, metadata: bool = True) -> list[str]:
     found = []
     if english.metadata.get("kernelspec") != korean.metadata.get("kernelspec"):
         found.append("the notebook's kernelspec differs (jupyter-cache keys the execution by it)")
+    ours_words, theirs_words = substitutions(english), substitutions(korean)
+    if set(ours_words) != set(theirs_words):
+        found.append(
+            "the notebook's substitutions (figure captions) differ: "
+            f"only English {sorted(set(ours_words) - set(theirs_words))}, "
+            f"only Korean {sorted(set(theirs_words) - set(ours_words))}"
+        )
     ours, theirs = _source_cells(english), _source_cells(korean)
     if [c.cell_type for c in ours] != [c.cell_type for c in theirs]:
         found.append(
@@ -115,11 +129,12 @@ def sync(english_path: Path, korean_path: Path) -> bool:
 
 def with_executed_code(korean, executed_english):
     """The Korean twin with the code cells (and outputs) of its English notebook as executed: the English
-    execution, with the twin's markdown. papermill's parameter cell is kept where the execution has it."""
+    execution, with the twin's markdown and captions. papermill's parameter cell is kept where the execution has it."""
     found = differences(executed_english, korean, metadata=False)
     if found:
         raise ValueError("the Korean twin does not line up with the executed English notebook: " + "; ".join(found))
     result = copy.deepcopy(executed_english)
+    result.metadata["myst"] = copy.deepcopy(korean.metadata.get("myst", {}))  # the Korean captions
     translations = iter(cell for cell in korean.cells if cell.cell_type == "markdown")
     for number, cell in enumerate(result.cells):
         if cell.cell_type == "markdown":
