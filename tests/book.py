@@ -14,6 +14,9 @@ from pathlib import Path
 
 import yaml
 
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent / "tools"))
+from editions import toc_files  # noqa: E402  (tools/editions.py: the table of contents, read one way everywhere)
+
 REPO_ROOT = Path(__file__).resolve().parent.parent
 # Build output of the tests, kept for a human to open (and CI to keep as artifacts); never committed. The chapters
 # run on the Keras backend of the test process (KERAS_BACKEND, TensorFlow by default); each backend's build has
@@ -32,23 +35,6 @@ CELL_TIMEOUT_S = 900
 # The unit tests build their data themselves, and a stand-in fixture must not turn into real images because the
 # variable is set, so it leaves this process's environment here (conftest imports this module first).
 NOTEBOOK_DATA_DIR = os.environ.pop("ALEXNET_BOOK_CIFAR10_DIR", None)
-
-
-def toc_files() -> list[str]:
-    """Every file the table of contents lists, in order, as paths without suffix ("chapters/01_...")."""
-    toc = yaml.safe_load((REPO_ROOT / "_toc.yml").read_text())
-    files = [toc["root"]]
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                files.append(entry["file"])
-            walk(entry.get("sections"))
-
-    for part in toc.get("parts", []):
-        walk(part.get("chapters"))
-    walk(toc.get("chapters"))
-    return files
 
 
 def toc_notebooks() -> list[Path]:
@@ -129,7 +115,6 @@ def build_site() -> subprocess.CompletedProcess:
 def build_korean_site() -> subprocess.CompletedProcess:
     """The Korean edition from the English executions (each twin with its English chapter's executed code cells),
     into KOREAN_SITE, where `make book` puts it."""
-    sys.path.insert(0, str(REPO_ROOT / "tools"))
     import editions
     import nbformat
 

@@ -27,8 +27,9 @@ KOREAN = "ko"  # the Korean edition's folder, beside the English book's files
 INJECTED = "injected-parameters"
 
 
-def toc_files(toc: Path) -> list[str]:
-    """Every file a table of contents lists, in order, without suffix ("chapters/01_...")."""
+def toc_files(toc: Path = REPO_ROOT / "_toc.yml") -> list[str]:
+    """Every file a table of contents (the English book's by default) lists, in order, without suffix
+    ("chapters/01_...")."""
     data = yaml.safe_load(toc.read_text())
     files = [data["root"]]
 

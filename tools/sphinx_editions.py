@@ -14,22 +14,7 @@ import html
 from pathlib import Path, PurePosixPath
 
 import yaml
-
-
-def _pages(toc: Path) -> set[str]:
-    data = yaml.safe_load(toc.read_text())
-    pages = {data["root"]}
-
-    def walk(entries):
-        for entry in entries or []:
-            if "file" in entry:
-                pages.add(entry["file"])
-            walk(entry.get("sections"))
-
-    for part in data.get("parts", []):
-        walk(part.get("chapters"))
-    walk(data.get("chapters"))
-    return pages
+from editions import toc_files  # beside this file in tools/, which Jupyter Book puts on the path for it
 
 
 def other_edition_url(pagename: str, root: str, pages: set[str], other_root_page: str) -> str:
@@ -45,7 +30,7 @@ def _add_link(app, pagename, templatename, context, doctree):
     if not settings or "body" not in context:
         return
     toc = Path(app.confdir, settings["toc"])
-    pages = _pages(toc)
+    pages = set(toc_files(toc))
     first_page = yaml.safe_load(toc.read_text())["root"]
     url = other_edition_url(pagename, settings["root"], pages, first_page)
     link = (
