@@ -90,19 +90,26 @@ def site_url(built_site):
     server.server_close()
 
 
-@pytest.fixture(scope="session")  # session: set up (or skipped) before the site is built, which takes a minute
-def browser(tmp_path_factory):
+def _start_browser(profile: Path, environment: dict | None = None):
+    """Headless Chromium driven by selenium, with a new profile folder (and the environment given)."""
     chromium, driver_path = _browser_paths()
     from selenium import webdriver
 
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
-    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={tmp_path_factory.mktemp('chromium-profile')}"]:
+    for flag in CHROMIUM_FLAGS + [f"--user-data-dir={profile}"]:
         options.add_argument(flag)
     # An explicit driver path: selenium then never runs its own manager (which would try to download a driver).
-    driver = webdriver.Chrome(options=options, service=webdriver.ChromeService(executable_path=driver_path))
+    service = webdriver.ChromeService(executable_path=driver_path, env=environment)
+    driver = webdriver.Chrome(options=options, service=service)
     driver.set_page_load_timeout(60)
     driver.set_script_timeout(60)
+    return driver
+
+
+@pytest.fixture(scope="session")  # session: set up (or skipped) before the site is built, which takes a minute
+def browser(tmp_path_factory):
+    driver = _start_browser(tmp_path_factory.mktemp("chromium-profile"))
     yield driver
     driver.quit()
 
@@ -425,3 +432,35 @@ def test_korean_page_glues_no_english_phrase(page, reader_view):
     """A phrase code chooses is glued in Korean too (NAME_ko): the Korean prose must not show the English one."""
     english = [g for g in reader_view(page)["glued"] if re.search(r"\b(the|and|of|than|with|points?|epochs?)\b", g)]
     assert not english, f"{page}: these glued values are English; glue NAME_ko from a bilingual phrase: {english}"
+
+
+# fontconfig's configuration for a browser that has only fonts without Hangul (the guard below).
+FONTS_WITHOUT_HANGUL = """<?xml version="1.0"?>
+<!DOCTYPE fontconfig SYSTEM "fonts.dtd">
+<fontconfig><dir>{fonts}</dir><cachedir>{cache}</cachedir></fontconfig>
+"""
+
+
+def test_the_hangul_check_sees_a_browser_without_a_korean_font(site_url, tmp_path):
+    # Guards test_korean_page_is_korean_and_drawn_in_a_hangul_font: a Chromium that sees only Latin fonts must read
+    # the same Korean page as drawn in empty boxes (a check that never fires would pass every page).
+    latin = next(
+        (
+            p
+            for p in map(Path, ("/usr/share/fonts/truetype/dejavu", "/usr/share/fonts/truetype/liberation"))
+            if p.is_dir()
+        ),
+        None,
+    )
+    if latin is None:
+        pytest.skip("no DejaVu or Liberation fonts to start a browser without Hangul from")
+    config = tmp_path / "fonts.conf"
+    config.write_text(FONTS_WITHOUT_HANGUL.format(fonts=latin, cache=tmp_path / "cache"))
+    driver = _start_browser(tmp_path / "profile", {**os.environ, "FONTCONFIG_FILE": str(config)})
+    try:
+        driver.get(f"{site_url}/{KOREAN}/book/glossary.html")
+        facts = driver.execute_async_script(READ_PAGE)
+    finally:
+        driver.quit()
+    assert "scriptError" not in facts, facts.get("scriptError")
+    assert facts["hangulDrawn"] is False, "the Hangul check found Hangul drawn where no font has it"
