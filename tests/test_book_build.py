@@ -244,3 +244,27 @@ def test_key_covers_backend_profile_and_package(tmp_path, monkeypatch):
 
     monkeypatch.setenv("ALEXNET_BOOK_PROFILE", "quick")
     assert build_book.compute_key(package)["key"]["profile"] == "quick"
+
+
+def test_the_korean_edition_is_built_from_the_english_execution(small_book):
+    book, build, executions = small_book["book"], small_book["build"], small_book["executions"]
+    korean = book / "ko"
+    korean.mkdir()
+    (korean / "_config.yml").write_text(CONFIG + "  config:\n    language: ko\n")
+    (korean / "_toc.yml").write_text(TOC)
+    (korean / "intro.md").write_text("# 작은 책\n\n페이지 하나와 노트북 하나.\n")
+    twin = nbformat.read(book / "chapter.ipynb", 4)
+    twin.cells[0].source = "# 장"
+    nbformat.write(twin, korean / "chapter.ipynb")
+
+    result, _ = build("smoke")
+    assert executions() == ["smoke 1"]  # once, for both editions
+    page = (book / "_build" / "html" / "ko" / "chapter.html").read_text()
+    assert "장" in page and "This page ran the smoke profile" in page  # Korean prose, the English execution
+    assert 'lang="ko"' in page and "nothing executed" in result.stdout
+
+    twin.cells[1].source += "\nprint('only in Korean')"
+    nbformat.write(twin, korean / "chapter.ipynb")
+    result, _ = build("smoke", fail=True)
+    assert "ko/chapter.ipynb: code cell 1 differs" in result.stdout and "editions.py sync" in result.stdout
+    assert executions() == ["smoke 1"]  # refused before anything ran
