@@ -112,6 +112,7 @@ def test_tensorflow_op_check_says_whether_the_comparison_ran():
 
 def test_roughly_as_much_ignores_differences_within_the_tolerance():
     assert phrases.roughly_as_much(520_908, 520_916) == "about as much as"
+    assert phrases.roughly_as_much(520_916, 520_916) == "as much as"
     assert phrases.roughly_as_much(1_474_956, 520_916) == "more than"
     assert phrases.roughly_as_much(100, 120) == "less than"
     assert phrases.roughly_as_much(104, 100, within=0.05) == "about as much as"

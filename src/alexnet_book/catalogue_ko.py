@@ -13,7 +13,7 @@ SENTENCES = {
     "CIFAR-10 read from a folder": "폴더에서 읽은 CIFAR-10",
     "CIFAR-10 from the Keras download": "Keras로 내려받은 CIFAR-10",
     "the generated stand-in (not CIFAR-10)": "생성한 대체 데이터(CIFAR-10 아님)",
-    "CPU ({cores} cores)": "CPU ({cores}코어)",
+    "CPU ({cores} cores)": "CPU({cores}코어)",
     "GPU: {name}": "GPU: {name}",
     "{count} virtual CPU devices that share one CPU's cores": "CPU 하나의 코어를 나눠 쓰는 가상 CPU 장치 {number}개",
     "{count} {kinds}s": "{kinds} {number}개",
@@ -29,7 +29,7 @@ SENTENCES = {
     "{ratio:.1f}": "{ratio:.1f}",
     # chapter 3
     "TensorFlow's own op, run on this page, gives the same values, with its defaults and with the paper's "
-    "constants": "이 페이지에서 실행한 TensorFlow 자체 연산도 기본값과 논문의 상수 모두에서 같은 값을 낸다",
+    "constants": "이 페이지에서 실행한 TensorFlow 자체 연산도 기본값으로든 논문의 상수로든 같은 값을 낸다",
     "this page ran on the {backend} backend, so the comparison with TensorFlow's own op was skipped": (
         "이 페이지는 {backend} 백엔드에서 실행되었으므로 TensorFlow 자체 연산과의 비교는 건너뛰었다"
     ),
@@ -92,17 +92,17 @@ SENTENCES = {
     ),
     # chapter 5
     "the set is balanced, so accuracy is a fair summary and chance is one in ten": (
-        "클래스가 균형을 이루므로 정확도는 공정한 요약이고 우연 수준은 10분의 1이다"
+        "클래스가 균형을 이루므로 정확도만으로도 성능을 공정하게 요약할 수 있고, 우연 수준은 10분의 1이다"
     ),
     "the set is nearly balanced (each class is between {smallest:.1%} and {largest:.1%} of it), so accuracy is a "
     "fair summary and chance is about one in ten: always naming the largest class would score {largest:.1%}": (
-        "클래스가 거의 균형을 이루므로(각 클래스가 {smallest:.1%}~{largest:.1%}) 정확도는 공정한 요약이고 우연 "
-        "수준은 약 10분의 1이다. 가장 큰 클래스만 답해도 {largest:.1%}를 맞힌다"
+        "클래스가 거의 균형을 이루므로(클래스마다 {smallest:.1%}~{largest:.1%}) 정확도만으로도 성능을 공정하게 "
+        "요약할 수 있고, 우연 수준은 약 10분의 1이다. 늘 가장 큰 클래스로만 답해도 {largest:.1%}를 맞힌다"
     ),
     "the set is not balanced ({smallest:.1%} to {largest:.1%} per class), so accuracy flatters a network that "
     "favours the large classes: always naming the largest class already scores {largest:.1%}": (
         "클래스가 균형을 이루지 않으므로(클래스마다 {smallest:.1%}~{largest:.1%}) 정확도는 큰 클래스를 편드는 "
-        "네트워크를 실제보다 좋게 보이게 한다. 가장 큰 클래스만 답해도 이미 {largest:.1%}를 맞힌다"
+        "네트워크를 실제보다 좋게 보이게 한다. 늘 가장 큰 클래스로만 답해도 이미 {largest:.1%}를 맞힌다"
     ),
     "Without a shuffle both passes give the same batches in the same order; with it, each pass has its own order.": (
         "섞지 않으면 두 번의 순회가 같은 배치를 같은 순서로 내놓고, 섞으면 순회마다 순서가 다르다."
@@ -120,13 +120,13 @@ SENTENCES = {
     "Over {images:,} training images, the post's pipeline delivered {post:,.0f} images per second on this machine, "
     "and uint8 batches {uint8:,.0f}: about {speedup:,.0f} times as many. On a CPU-only machine neither number "
     "limits training, because the network itself is far slower.": (
-        "훈련 이미지 {images:,}장에 대해 이 머신에서 블로그 글의 파이프라인은 초당 이미지 {post:,.0f}장을, uint8 "
-        "배치는 {uint8:,.0f}장을 내놓았다. uint8 배치가 약 {speedup:,.0f}배 많다. CPU만 있는 머신에서는 "
+        "훈련 이미지 {images:,}장으로 재어 보니, 이 머신에서 블로그 글의 파이프라인은 초당 이미지 {post:,.0f}장을, "
+        "uint8 배치는 {uint8:,.0f}장을 내놓았다. uint8 배치가 약 {speedup:,.0f}배 많다. CPU만 있는 머신에서는 "
         "네트워크 자체가 훨씬 느리므로 어느 쪽도 훈련을 제한하지 않는다."
     ),
     "the images on the host": "호스트에 있는 이미지",
     "images (here {post:,.0f} a second, {megabytes:,.0f} MB a second to push across to the GPU)": (
-        "이미지(여기서는 초당 {post:,.0f}장, GPU로 밀어 보낼 양으로 초당 {megabytes:,.0f}MB)"
+        "이미지(여기서는 초당 {post:,.0f}장, GPU로 보낼 데이터로 치면 초당 {megabytes:,.0f}MB)"
     ),
     # chapter 6
     "has": "있다",
@@ -194,12 +194,12 @@ SENTENCES = {
     ),
     "{faster} trained faster (bfloat16 at {ratio:.2f} times float32's best rate), and it is what "
     "alexnet_book.hardware.precision_policy() picks here": (
-        "{faster}의 훈련이 더 빨랐고(bfloat16이 float32 최고 속도의 {ratio:.2f}배), 이 머신에서 "
+        "{faster:으로/로} 훈련한 쪽이 더 빨랐고(bfloat16이 float32 최고 속도의 {ratio:.2f}배), 이 머신에서 "
         "alexnet_book.hardware.precision_policy()도 그것을 고른다"
     ),
     "{faster} trained faster (bfloat16 at {ratio:.2f} times float32's best rate), but {policy} is what "
     "alexnet_book.hardware.precision_policy() picks here": (
-        "{faster}의 훈련이 더 빨랐지만(bfloat16이 float32 최고 속도의 {ratio:.2f}배), 이 머신에서 "
+        "{faster:으로/로} 훈련한 쪽이 더 빨랐지만(bfloat16이 float32 최고 속도의 {ratio:.2f}배), 이 머신에서 "
         "alexnet_book.hardware.precision_policy()는 {policy:을/를} 고른다"
     ),
     "none yet": "아직 없음",
@@ -212,9 +212,9 @@ SENTENCES = {
     "On this machine the post's pipeline delivered {post:,.0f} images per second ({megabytes:,.0f} MB/s to copy to "
     "a device), and uint8 batches {uint8:,.0f}. Fed by the post's pipeline on a host like this one, the GPU above "
     "would get {share:.0%} of the images it can train on;": (
-        "이 머신에서 블로그 글의 파이프라인은 초당 이미지 {post:,.0f}장(장치로 복사할 양으로 {megabytes:,.0f}MB/s)을, "
+        "이 머신에서 블로그 글의 파이프라인은 초당 이미지 {post:,.0f}장(장치로 복사할 양으로 {megabytes:,.0f} MB/s)을, "
         "uint8 배치는 {uint8:,.0f}장을 내놓았다. 이런 호스트에서 블로그 글의 파이프라인으로 데이터를 받으면 위의 "
-        "GPU는 훈련할 수 있는 이미지의 {share:.0%}만 받는다."
+        "GPU는 훈련할 수 있는 이미지의 {share:.0%}를 받는다."
     ),
     # chapter 10
     "the times compare the programs' overheads on one processor, not what two GPUs would gain": (

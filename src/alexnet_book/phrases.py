@@ -245,8 +245,10 @@ def tensorflow_op_check(backend: str) -> Phrase:
 
 
 def roughly_as_much(a: float, b: float, within: float = 0.01) -> Phrase:
-    """How a compares with b when a difference of up to `within` of b is no difference worth a word: "about as much
-    as", "more than" or "less than" (chapter 10 compares two programs' bytes this way)."""
+    """How a compares with b when a difference of up to `within` of b is no difference worth a word: "as much as"
+    (equal), "about as much as", "more than" or "less than" (chapter 10 compares two programs' bytes this way)."""
+    if a == b:
+        return say("as much as")
     if abs(a - b) <= within * abs(b):
         return say("about as much as")
     return say("more than") if a > b else say("less than")
