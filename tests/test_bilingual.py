@@ -100,6 +100,10 @@ def test_lists_in_both_languages():
     assert listed([2, 3], "or").ko == "2 또는 3"
     assert listed(["no dropout", "two groups"], ",").ko == "드롭아웃 없음, 두 그룹"
     assert listed([], ",", empty="none of them").ko == "하나도 없음"
+    assert listed(["LRN, not BN", "no dropout"], ";") == "LRN, not BN; no dropout"
+    assert listed(["LRN, not BN", "no dropout"], ";").ko == "BN 대신 LRN, 드롭아웃 없음"
+    runs = [say("{activation}, rate {rate:g}", activation=name, rate=0.01) for name in ("relu", "tanh")]
+    assert listed(runs, ";").ko == "relu, 학습률 0.01; tanh, 학습률 0.01"
     with pytest.raises(ValueError, match="conjunction"):
         listed([1, 2], "but")
 

@@ -112,14 +112,15 @@ def counted(number: int, noun: str) -> Phrase:
 def listed(items, conjunction: str = "and", empty: str = "none") -> Phrase:
     """Items in a sentence: "a, b and c" ("or": "2 or 3"; "," or ";": "a, b, c", "a; b"), or `empty` (a catalogued
     phrase) where there are none; in Korean "a, b, c" ("2 또는 3"). Names the catalogue translates are listed in each
-    language."""
+    language; ";" stays ";" only in a language whose names have commas in them ("LRN, not BN" is "BN 대신 LRN")."""
     if conjunction not in ("and", "or", ",", ";"):
         raise ValueError(f"conjunction must be 'and', 'or', ',' or ';', not {conjunction!r}.")
     items = [term(str(item)) if not isinstance(item, Phrase) else item for item in items]
     if not items:
         return say(empty)
     english, korean = [str(item) for item in items], [item.ko for item in items]
-    if conjunction in (",", ";"):
-        return Phrase(f"{conjunction} ".join(english), f"{conjunction} ".join(korean))
+    if conjunction in (",", ";"):  # ";" separates names with commas in them; a language whose names have none uses ","
+        korean_separator = "; " if conjunction == ";" and any("," in item for item in korean) else ", "
+        return Phrase(f"{conjunction} ".join(english), korean_separator.join(korean))
     joined = english[0] if len(english) == 1 else ", ".join(english[:-1]) + f" {conjunction} " + english[-1]
     return Phrase(joined, (" 또는 " if conjunction == "or" else ", ").join(korean))

@@ -170,8 +170,8 @@ SENTENCES = {
     "trained on this page": "이 페이지에서 훈련",
     "trained by alexnet_book.train at the {profile} profile ({epochs} on {images}; the weights of epoch {best}, "
     "the best on validation), in {folder} ({how})": (
-        "alexnet_book.train이 {profile} 프로파일로 훈련했다({images:으로/로} {epochs}, 검증에서 가장 좋은 {best}번째 "
-        "에폭의 가중치, 폴더 {folder}, {how})"
+        "alexnet_book.train이 {profile} 프로파일로 훈련했다({images:으로/로} {epochs}. 가중치는 검증 성능이 가장 "
+        "좋았던 {best}번째 에폭의 것이다. 폴더 {folder}, {how})"
     ),
     # chapter 8
     "each run is too short to measure anything: the baseline ended at {accuracy:.1%} validation accuracy, not "
