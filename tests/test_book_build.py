@@ -262,6 +262,8 @@ def test_the_korean_edition_is_built_from_the_english_execution(small_book):
     page = (book / "_build" / "html" / "ko" / "chapter.html").read_text()
     assert "장" in page and "This page ran the smoke profile" in page  # Korean prose, the English execution
     assert 'lang="ko"' in page and "nothing executed" in result.stdout
+    served = json.loads((book / "_build" / "html" / "ko" / "_sources" / "chapter.ipynb").read_text())
+    assert "".join(served["cells"][0]["source"]) == "# 장" and any(cell.get("outputs") for cell in served["cells"])
 
     twin.cells[1].source += "\nprint('only in Korean')"
     nbformat.write(twin, korean / "chapter.ipynb")

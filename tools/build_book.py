@@ -406,17 +406,24 @@ def build_config(
     return path
 
 
-def serve_executed_notebooks(build: Path) -> int:
+def serve_executed_notebooks(folder: Path, site: Path, cache: Path) -> int:
     """The page's download button offers the notebook the site copied to _sources/, which is the source, stored
-    without outputs: replace each with the notebook as executed for the page (myst-nb keeps it in
-    _build/jupyter_execute/), so that a download shows the numbers and figures of the page. Returns how many."""
-    executed, sources = build / "jupyter_execute", build / "html" / "_sources"
+    without outputs: replace each with the source merged with the outputs jupyter-cache holds for its code, so that a
+    download shows the numbers and figures of the page. (myst-nb's own copy in jupyter_execute/ has them only where
+    the page executed in this build, not where it was served from the cache.) Returns how many."""
+    import nbformat
+    from jupyter_cache import get_cache
+
+    store = get_cache(str(cache))
     count = 0
-    for notebook in executed.rglob("*.ipynb"):
-        served = sources / notebook.relative_to(executed)
-        if served.exists():
-            shutil.copyfile(notebook, served)
-            count += 1
+    for served in (site / "_sources").rglob("*.ipynb"):
+        source = folder / served.relative_to(site / "_sources")
+        try:
+            _, executed = store.merge_match_into_notebook(nbformat.read(source, 4))
+        except (OSError, KeyError):  # no such source, or no execution of its code in the cache
+            continue
+        nbformat.write(executed, served)
+        count += 1
     return count
 
 
@@ -454,11 +461,10 @@ def build_korean(book: Path, key: dict, options: list[str], environment: dict, c
     if result.returncode != 0:
         log(f"the Korean build failed (exit status {result.returncode}).")
         return result.returncode
+    served = serve_executed_notebooks(folder, output / "_build" / "html", cache)
     site = book / "_build" / "html" / KOREAN
     shutil.rmtree(site, ignore_errors=True)
     shutil.copytree(output / "_build" / "html", site)
-    served = serve_executed_notebooks(output / "_build")
-    shutil.copytree(output / "_build" / "html" / "_sources", site / "_sources", dirs_exist_ok=True)
     log(
         f"the Korean edition built in {time.time() - started:.0f} s from the English execution (nothing executed) "
         f"into {site.relative_to(book)}; its download button serves {served} executed notebook(s)."
@@ -554,7 +560,8 @@ def main(argv: list[str] | None = None) -> int:
         write_state(state_file, {**state, "site": None})
         log(f"the build failed (exit status {result.returncode}); the build key is not stored.")
         return result.returncode
-    log(f"the download button serves the executed notebook of {serve_executed_notebooks(book / '_build')} page(s).")
+    served = serve_executed_notebooks(book, book / "_build" / "html", cache)
+    log(f"the download button serves the executed notebook of {served} page(s).")
     korean = build_korean(book, key, build_options, environment, cache)
     if korean != 0:
         write_state(state_file, {**state, "site": None})
